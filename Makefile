@@ -1,0 +1,137 @@
+# cprof: one plain Makefile. `make` builds bin/; `make check` installs, builds and runs every
+# test (normal build, then ASan+UBSan); `make demo` shows the main job; `make fuzz` runs the
+# decoder fuzzer; `make bench` runs the benchmarks. SANITIZE=address,undefined instrumented
+# builds go to build/san so they never mix with normal objects.
+
+CC       ?= cc
+PKGS     := rdkafka libprotobuf-c zlib libpq libcurl
+SANITIZE ?=
+
+ifeq ($(SANITIZE),)
+  VARIANT := rel
+  BIN     := bin
+else
+  VARIANT := san
+  BIN     := build/san/bin
+endif
+BUILD := build/$(VARIANT)
+GEN   := build/gen
+
+WARN := -Wall -Wextra -Werror -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 -Wvla -Wundef \
+        -Wnull-dereference -Wdouble-promotion -Wimplicit-fallthrough
+OPT  ?= -O2 -g
+SAN_FLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all)
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -Ilib -I$(GEN) $(PKG_CFLAGS)
+CFLAGS   += -std=c11 $(OPT) $(WARN) $(SAN_FLAGS)
+LDFLAGS  += $(SAN_FLAGS)
+LDLIBS   += $(PKG_LIBS) -lm
+
+PROTOS    := proto/profile.proto proto/cprof.proto
+GEN_SRC   := $(PROTOS:proto/%.proto=$(GEN)/%.pb-c.c)
+GEN_HDR   := $(GEN_SRC:.c=.h)
+LIB_SRC   := $(wildcard lib/*.c)
+LIB_OBJ   := $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o) $(GEN_SRC:$(GEN)/%.c=$(BUILD)/gen/%.o)
+LIBCPROF  := $(BUILD)/libcprof.a
+
+QUERY_SRC := $(wildcard query/*.c)
+QUERY_OBJ := $(QUERY_SRC:query/%.c=$(BUILD)/query/%.o)
+
+UNIT_SRC  := $(wildcard tests/unit/*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRC  := $(wildcard tests/tools/*.c)
+TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+PROGRAMS  := $(BIN)/cprof-query
+
+.PHONY: all deps check check-rel check-san test demo fuzz bench clean pkgcheck
+all: pkgcheck $(PROGRAMS) $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN)
+
+deps:
+	@deploy/install-deps.sh
+
+pkgcheck:
+	@pkg-config --exists $(PKGS) || { echo "missing libraries: run 'make deps' (deploy/install-deps.sh)" >&2; \
+	  pkg-config --print-errors --exists $(PKGS); exit 1; }
+	@command -v protoc-c >/dev/null || { echo "protoc-c missing: run 'make deps'" >&2; exit 1; }
+
+$(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: proto/%.proto
+	@mkdir -p $(GEN)
+	protoc-c --proto_path=proto --c_out=$(GEN) $<
+
+# Generated code is compiled without the picky warnings it was not written for.
+$(BUILD)/gen/%.o: $(GEN)/%.c $(GEN_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=c11 $(OPT) -Wall -Werror $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/lib/%.o: lib/%.c $(GEN_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/query/%.o: query/%.c $(GEN_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBCPROF): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BIN)/cprof-query: $(QUERY_OBJ) $(LIBCPROF)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBCPROF) $(GEN_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -MMD -MP $< $(LIBCPROF) $(LDFLAGS) $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/tools/%.c $(LIBCPROF) $(GEN_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -MMD -MP $< $(LIBCPROF) $(LDFLAGS) $(LDLIBS) -o $@
+
+$(BUILD)/bench/%: bench/%.c $(LIBCPROF) $(GEN_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP $< $(LIBCPROF) $(LDFLAGS) $(LDLIBS) -o $@
+
+-include $(wildcard $(BUILD)/*/*.d $(BUILD)/*.d)
+
+# ---------------------------------------------------------------- tests, demo, fuzz, bench
+
+FUZZ_SECONDS ?= 60
+
+check: deps
+	$(MAKE) check-rel
+	$(MAKE) check-san
+
+check-rel: all
+	tests/run --bin $(BIN) --build $(BUILD)
+
+check-san:
+	$(MAKE) SANITIZE=address,undefined all
+	tests/run --bin build/san/bin --build build/san --sanitized
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+demo: deps
+	$(MAKE) all
+	deploy/demo.sh
+
+FUZZ_BIN := build/fuzz/fuzz_pprof
+$(FUZZ_BIN): tests/fuzz/fuzz_pprof.c $(LIB_SRC) $(GEN_SRC) $(GEN_HDR)
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  tests/fuzz/fuzz_pprof.c $(LIB_SRC) $(GEN_SRC) $(PKG_LIBS) -o $@
+
+fuzz: $(FUZZ_BIN)
+	tests/fuzz/run-fuzz $(FUZZ_BIN) $(FUZZ_SECONDS)
+
+bench: deps
+	$(MAKE) all
+	bench/run
+
+clean:
+	rm -rf build bin

@@ -1,0 +1,61 @@
+/* cp_file: whole-file reads with a size cap; see cp_file.h. */
+#include "cp_file.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cp_file_read(const char *path, size_t cap, uint8_t **data, size_t *len, char *err, size_t errlen)
+{
+	*data = NULL;
+	*len = 0;
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	size_t size = 0, alloc = 64 * 1024;
+	uint8_t *buf = malloc(alloc);
+	int rc = -1;
+	if (!buf) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	for (;;) {
+		if (size == alloc) {
+			if (alloc > cap) {
+				snprintf(err, errlen, "%s: larger than the cap of %zu bytes", path, cap);
+				goto out;
+			}
+			uint8_t *nb = realloc(buf, alloc * 2);
+			if (!nb) {
+				snprintf(err, errlen, "%s: out of memory", path);
+				goto out;
+			}
+			buf = nb;
+			alloc *= 2;
+		}
+		size_t n = fread(buf + size, 1, alloc - size, f);
+		size += n;
+		if (n == 0) {
+			if (ferror(f)) {
+				snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+				goto out;
+			}
+			break;
+		}
+	}
+	if (size > cap) {
+		snprintf(err, errlen, "%s: larger than the cap of %zu bytes", path, cap);
+		goto out;
+	}
+	*data = buf;
+	*len = size;
+	buf = NULL;
+	rc = 0;
+out:
+	free(buf);
+	fclose(f);
+	return rc;
+}

@@ -1,0 +1,115 @@
+/* cp_text: TSV, JSON and CSV escaping of arbitrary bytes; see cp_text.h. */
+#include "cp_text.h"
+
+#include <stdint.h>
+#include <string.h>
+
+void cp_text_tsv(FILE *out, const char *s, size_t len)
+{
+	size_t run = 0; /* bytes copied verbatim are written in runs */
+	for (size_t i = 0; i < len; i++) {
+		const char *esc = NULL;
+		switch (s[i]) {
+		case '\\':
+			esc = "\\\\";
+			break;
+		case '\t':
+			esc = "\\t";
+			break;
+		case '\n':
+			esc = "\\n";
+			break;
+		case '\r':
+			esc = "\\r";
+			break;
+		default:
+			continue;
+		}
+		fwrite(s + run, 1, i - run, out);
+		fputs(esc, out);
+		run = i + 1;
+	}
+	fwrite(s + run, 1, len - run, out);
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes there are not one. */
+static size_t utf8_sequence(const unsigned char *s, size_t len)
+{
+	unsigned char c = s[0];
+	size_t n;
+	uint32_t cp;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF) {
+		n = 2;
+		cp = c & 0x1F;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		n = 3;
+		cp = c & 0x0F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (len < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3F);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+	    (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+void cp_text_json(FILE *out, const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	fputc('"', out);
+	for (size_t i = 0; i < len;) {
+		unsigned char c = s[i];
+		if (c == '"' || c == '\\') {
+			fputc('\\', out);
+			fputc(c, out);
+			i++;
+		} else if (c < 0x20) {
+			static const char short_esc[] = "btnvfr"; /* \b \t \n (skip \v) \f \r */
+			if (c >= 8 && c <= 13 && c != 11)
+				fprintf(out, "\\%c", short_esc[c - 8]);
+			else
+				fprintf(out, "\\u%04x", c);
+			i++;
+		} else {
+			size_t n = utf8_sequence(s + i, len - i);
+			if (n == 0) {
+				fputs("\xef\xbf\xbd", out); /* U+FFFD for a byte that is not UTF-8 */
+				i++;
+			} else {
+				fwrite(s + i, 1, n, out);
+				i += n;
+			}
+		}
+	}
+	fputc('"', out);
+}
+
+void cp_text_csv(FILE *out, const char *s, size_t len)
+{
+	int quote = 0;
+	for (size_t i = 0; i < len && !quote; i++)
+		quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+	if (!quote) {
+		fwrite(s, 1, len, out);
+		return;
+	}
+	fputc('"', out);
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '"')
+			fputc('"', out);
+		fputc(s[i], out);
+	}
+	fputc('"', out);
+}

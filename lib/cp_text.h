@@ -1,0 +1,20 @@
+/* cp_text: writing names safely into machine formats. Function names from profiles may hold
+ * any bytes (tabs in kernel symbols, backslashes and quotes in Go generic shapes, invalid
+ * UTF-8), so every output format escapes them:
+ * - TSV, as in PostgreSQL COPY text and cprof's oracle files: '\\' -> "\\\\", TAB -> "\\t",
+ *   LF -> "\\n", CR -> "\\r"; every other byte verbatim.
+ * - JSON strings: RFC 8259 escapes; bytes that are not valid UTF-8 become U+FFFD.
+ * - CSV fields (RFC 4180): quoted when they hold a comma, quote, CR or LF.
+ *
+ * Ownership: the functions write to a caller's FILE and keep nothing. */
+#ifndef CP_TEXT_H
+#define CP_TEXT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+void cp_text_tsv(FILE *out, const char *s, size_t len);
+void cp_text_json(FILE *out, const char *s, size_t len); /* with the surrounding quotes */
+void cp_text_csv(FILE *out, const char *s, size_t len);
+
+#endif

@@ -1,0 +1,269 @@
+/* cmd_top: `cprof-query top`: the top functions of one or more pprof files (merged as
+ * `go tool pprof` merges them). A bad file fails the whole command with a message naming the
+ * file: no partial answer is printed. */
+#define _GNU_SOURCE /* getopt_long */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "cp_file.h"
+#include "cp_flat.h"
+#include "cp_pprof.h"
+#include "top.h"
+
+static const char top_usage[] =
+	"usage: cprof-query top --file FILE... [options]\n"
+	"\n"
+	"The functions of the given pprof profiles (gzip or raw protobuf) ranked by flat or cum;\n"
+	"several files are merged as `go tool pprof` merges them.\n"
+	"\n"
+	"options:\n"
+	"  --file FILE          a profile to read (repeatable; further FILE arguments may follow)\n"
+	"  --sample-index N     the sample type by position (default: the profile's\n"
+	"                       default_sample_type, else the last type, as pprof)\n"
+	"  --sample-type NAME   the sample type by name, e.g. cpu, alloc_space, inuse_objects\n"
+	"  --by flat|cum        rank by flat (default) or cum\n"
+	"  -n N                 print the first N functions (default 20; 0 prints all)\n"
+	"  --format FORMAT      table (default, pprof's -top columns), tsv, csv or json\n"
+	"  --max-size BYTES     refuse profiles larger than this after decompression\n"
+	"                       (default 268435456)\n"
+	"  --help               this text\n"
+	"\n"
+	"tsv and csv print the header function,flat,cum and one row per function with non-zero\n"
+	"flat or cum; names escape backslash, TAB, LF and CR as \\\\ \\t \\n \\r (tsv).\n";
+
+typedef struct {
+	const char **files;
+	size_t nfiles;
+	long sample_index; /* -1: not given */
+	const char *sample_type;
+	cp_top_order order;
+	cp_top_format format;
+	size_t limit;
+	size_t max_size;
+} top_options;
+
+static int parse_size(const char *s, size_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v > SIZE_MAX)
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("cprof-query top: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n(see 'cprof-query top --help')\n", stderr);
+	return CP_EXIT_USAGE;
+}
+
+/* Returns -1 to go on, or the exit status to return. */
+static int parse_options(int argc, char **argv, top_options *o)
+{
+	enum { OPT_FILE = 256, OPT_SAMPLE_INDEX, OPT_SAMPLE_TYPE, OPT_BY, OPT_FORMAT, OPT_MAX_SIZE, OPT_HELP };
+	static const struct option longopts[] = {
+		{"file", required_argument, NULL, OPT_FILE},
+		{"sample-index", required_argument, NULL, OPT_SAMPLE_INDEX},
+		{"sample-type", required_argument, NULL, OPT_SAMPLE_TYPE},
+		{"by", required_argument, NULL, OPT_BY},
+		{"format", required_argument, NULL, OPT_FORMAT},
+		{"max-size", required_argument, NULL, OPT_MAX_SIZE},
+		{"help", no_argument, NULL, OPT_HELP},
+		{NULL, 0, NULL, 0},
+	};
+	*o = (top_options){.sample_index = -1, .limit = 20, .max_size = CP_PPROF_DEFAULT_MAX_DECOMPRESSED};
+	o->files = calloc((size_t)argc + 1, sizeof *o->files);
+	if (!o->files) {
+		fputs("cprof-query top: out of memory\n", stderr);
+		return CP_EXIT_FAILURE;
+	}
+	int file_mode = 0, c;
+	size_t n;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":n:", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_FILE:
+			o->files[o->nfiles++] = optarg;
+			file_mode = 1;
+			break;
+		case OPT_SAMPLE_INDEX:
+			if (parse_size(optarg, &n) || n > INT32_MAX)
+				return usage_error("--sample-index wants a number >= 0, not '%s'", optarg);
+			o->sample_index = (long)n;
+			break;
+		case OPT_SAMPLE_TYPE:
+			o->sample_type = optarg;
+			break;
+		case OPT_BY:
+			if (cp_top_parse_order(optarg, &o->order))
+				return usage_error("--by wants flat or cum, not '%s'", optarg);
+			break;
+		case OPT_FORMAT:
+			if (cp_top_parse_format(optarg, &o->format))
+				return usage_error("--format wants table, tsv, csv or json, not '%s'", optarg);
+			break;
+		case 'n':
+			if (parse_size(optarg, &o->limit))
+				return usage_error("-n wants a number >= 0, not '%s'", optarg);
+			break;
+		case OPT_MAX_SIZE:
+			if (parse_size(optarg, &o->max_size) || o->max_size == 0)
+				return usage_error("--max-size wants a number of bytes > 0, not '%s'", optarg);
+			break;
+		case OPT_HELP:
+			fputs(top_usage, stdout);
+			return CP_EXIT_OK;
+		case ':':
+			return usage_error("option %s needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	for (int i = optind; i < argc; i++)
+		o->files[o->nfiles++] = argv[i];
+	if (!file_mode)
+		return usage_error("%s", "give profiles with --file FILE... (queries over stored data come later)");
+	if (o->sample_index >= 0 && o->sample_type)
+		return usage_error("%s", "give --sample-index or --sample-type, not both");
+	return -1;
+}
+
+/* pprof's SampleIndexByName: by position, by type name (also without an "inuse_" prefix), or
+ * the default_sample_type, else the last type. Returns -1 after printing an error. */
+static long resolve_sample_index(const cp_flat *flat, const top_options *o)
+{
+	size_t n = cp_flat_ntypes(flat);
+	if (o->sample_index >= 0) {
+		if ((size_t)o->sample_index >= n) {
+			fprintf(stderr, "cprof-query top: sample index %ld is outside the range [0..%zu]\n",
+				o->sample_index, n - 1);
+			return -1;
+		}
+		return o->sample_index;
+	}
+	const char *want = o->sample_type;
+	size_t want_len = want ? strlen(want) : 0;
+	if (!want) {
+		cp_pstr d = cp_flat_default_type(flat);
+		want = d.ptr;
+		want_len = d.len;
+	}
+	if (want_len) {
+		const char *no_inuse = want;
+		size_t no_inuse_len = want_len;
+		if (want_len > 6 && memcmp(want, "inuse_", 6) == 0) {
+			no_inuse += 6;
+			no_inuse_len -= 6;
+		}
+		for (size_t t = 0; t < n; t++) {
+			cp_pstr ty = cp_flat_type(flat, t);
+			if ((ty.len == want_len && memcmp(ty.ptr, want, want_len) == 0) ||
+			    (ty.len == no_inuse_len && memcmp(ty.ptr, no_inuse, no_inuse_len) == 0))
+				return (long)t;
+		}
+		if (o->sample_type) {
+			fprintf(stderr, "cprof-query top: sample type '%s' not found; the profiles have:", want);
+			for (size_t t = 0; t < n; t++)
+				fprintf(stderr, " %.*s", (int)cp_flat_type(flat, t).len, cp_flat_type(flat, t).ptr);
+			fputc('\n', stderr);
+			return -1;
+		}
+	}
+	return (long)n - 1;
+}
+
+/* Reads, decodes and adds every file; the first failure is reported with its file name. */
+static int flatten_files(cp_flat *flat, const top_options *o)
+{
+	char err[512];
+	cp_pprof_limits limits = {.max_decompressed = o->max_size};
+	for (size_t i = 0; i < o->nfiles; i++) {
+		uint8_t *data;
+		size_t len;
+		cp_pprof *profile = NULL;
+		if (cp_file_read(o->files[i], o->max_size, &data, &len, err, sizeof err)) {
+			fprintf(stderr, "cprof-query top: %s\n", err);
+			return -1;
+		}
+		int rc = cp_pprof_decode(data, len, &limits, &profile, err, sizeof err);
+		free(data);
+		if (rc == 0)
+			rc = cp_flat_add(flat, profile, err, sizeof err);
+		cp_pprof_free(profile);
+		if (rc) {
+			fprintf(stderr, "cprof-query top: %s: %s\n", o->files[i], err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int cp_cmd_top(int argc, char **argv)
+{
+	top_options o;
+	int status = parse_options(argc, argv, &o);
+	if (status >= 0) {
+		free(o.files);
+		return status;
+	}
+	status = CP_EXIT_FAILURE;
+	cp_top_row *rows = NULL;
+	cp_flat *flat = cp_flat_new(0);
+	if (!flat) {
+		fputs("cprof-query top: out of memory\n", stderr);
+		goto out;
+	}
+	if (flatten_files(flat, &o))
+		goto out;
+	long t = resolve_sample_index(flat, &o);
+	if (t < 0)
+		goto out;
+
+	size_t nfuncs = cp_flat_nfunctions(flat), nrows = 0;
+	rows = malloc((nfuncs + 1) * sizeof *rows);
+	if (!rows) {
+		fputs("cprof-query top: out of memory\n", stderr);
+		goto out;
+	}
+	for (size_t f = 0; f < nfuncs; f++) {
+		int64_t fl = cp_flat_flat(flat, f, (size_t)t), cu = cp_flat_cum(flat, f, (size_t)t);
+		if (fl || cu)
+			rows[nrows++] = (cp_top_row){cp_flat_function_name(flat, f), fl, cu};
+	}
+	cp_top_sort(rows, nrows, o.order);
+	cp_top_report report = {
+		.rows = rows,
+		.nrows = nrows,
+		.type = cp_flat_type(flat, (size_t)t),
+		.unit = cp_flat_unit(flat, (size_t)t),
+		.total = cp_flat_total_abs(flat, (size_t)t),
+		.nprofiles = cp_flat_nprofiles(flat),
+	};
+	cp_top_print(stdout, &report, o.format, o.limit);
+	if (fflush(stdout) || ferror(stdout)) {
+		perror("cprof-query top: writing the result");
+		goto out;
+	}
+	status = CP_EXIT_OK;
+out:
+	free(rows);
+	cp_flat_destroy(flat);
+	free(o.files);
+	return status;
+}
