@@ -1,10 +1,12 @@
 /* cp_pprof: the pprof decoder and validator; see cp_pprof.h.
  *
- * Four scans over the top-level fields, each cheap because a scan skips payloads it does not
- * want: (1) count every repeated field so arrays are allocated once at their exact size;
- * (A) strings, sample types, mappings, functions and scalars; (B) locations, resolving
- * mapping and function ids; (C) samples, resolving location ids. Nothing is resolved before
- * the ids it needs are known, whatever order the fields come in. */
+ * One scan over the top-level fields collects the string table and the byte spans of every
+ * sample type, mapping, function, location and sample (no copies: spans point into the
+ * protobuf). Then each kind is decoded from its spans in dependency order, so ids are resolved
+ * to indices whatever order the fields came in: mappings and functions, then locations
+ * (resolving their mapping and function ids), then samples (resolving location ids). Repeated
+ * fields inside a message are read in one pass into reusable scratch vectors, then copied into
+ * arrays of their exact size in the profile's arena. */
 #include "cp_pprof.h"
 
 #include <inttypes.h>
@@ -20,7 +22,8 @@
 
 struct cp_pprof_private {
 	cp_arena *arena;
-	uint8_t *bytes; /* the protobuf, decompressed or copied; strings point into it */
+	uint8_t *bytes;   /* the protobuf, decompressed or copied; strings point into it */
+	cp_pstr *strings; /* malloc'd string table */
 };
 
 /* Top-level field numbers of perftools.profiles.Profile. */
@@ -41,6 +44,48 @@ enum {
 	F_DEFAULT_SAMPLE_TYPE = 14,
 };
 
+/* A growable array of fixed-size elements (malloc'd; the decoder frees it). */
+typedef struct {
+	unsigned char *items;
+	size_t n, cap, elem;
+} vec;
+
+/* Makes room for extra more elements; -1 when out of memory. */
+static int vec_reserve(vec *v, size_t extra)
+{
+	if (v->cap - v->n >= extra)
+		return 0;
+	size_t cap = v->cap ? v->cap : 64;
+	while (cap - v->n < extra)
+		cap *= 2;
+	unsigned char *grown = realloc(v->items, cap * v->elem);
+	if (!grown)
+		return -1;
+	v->items = grown;
+	v->cap = cap;
+	return 0;
+}
+
+/* Appends one element, left for the caller to fill; NULL when out of memory. */
+static void *vec_push(vec *v)
+{
+	if (v->n == v->cap && vec_reserve(v, 1))
+		return NULL;
+	return v->items + v->n++ * v->elem;
+}
+
+typedef struct {
+	const uint8_t *data;
+	size_t len;
+} span;
+
+/* Top-level fields that are not repeated messages, recorded by the scan and checked later. */
+typedef struct {
+	uint64_t drop_frames, keep_frames, default_sample_type; /* raw string indices */
+	span period_type;
+	int has_period_type;
+} scalars;
+
 typedef struct {
 	cp_pprof *p;
 	cp_arena *arena;
@@ -49,18 +94,22 @@ typedef struct {
 	char *err;
 	size_t errlen;
 
+	/* spans of the top-level repeated messages, and the string table */
+	vec sample_types, samples, mappings, locations, functions, comments, strings;
+	scalars top;
+
 	/* the writable views of p's arrays */
-	cp_pstr *strings;
-	cp_pprof_value_type *sample_types;
-	cp_pprof_sample *samples;
-	cp_pprof_mapping *mappings;
-	cp_pprof_location *locations;
-	cp_pprof_function *functions;
-	uint32_t *comments;
+	cp_pprof_value_type *sample_type_array;
+	cp_pprof_sample *sample_array;
+	cp_pprof_mapping *mapping_array;
+	cp_pprof_location *location_array;
+	cp_pprof_function *function_array;
+	uint32_t *comment_array;
 
 	cp_idmap mapping_ids, function_ids, location_ids;
-	uint64_t *scratch; /* raw varints of one sample; reused, freed after decoding */
-	size_t scratch_cap;
+
+	/* scratch for one message's repeated fields, reused */
+	vec ids, values, labels, lines, line_functions;
 } decoder;
 
 #if defined(__GNUC__)
@@ -130,45 +179,52 @@ static int string_index(decoder *d, uint64_t raw, uint32_t *out, const char *own
 		    owner, index, field_name, (int64_t)raw, d->p->nstrings);
 }
 
-/* A repeated varint field, packed or not: calls back for each value. Returns the count decoded,
- * or -1 after reporting an error. Bounds: never writes more than cap values. */
-static long repeated_varints(decoder *d, const cp_pb_field *f, uint64_t *dst, size_t cap,
-			     const char *owner, size_t index, const char *field_name)
+/* Appends the values of a repeated varint field, packed or not, to a vector of uint64. */
+static int repeated_varints(decoder *d, const cp_pb_field *f, vec *out, const char *owner,
+			    size_t index, const char *field_name)
 {
 	if (f->wire == CP_PB_VARINT) {
-		if (cap < 1)
-			return fail(d, "%s %zu: %s: more values than counted", owner, index, field_name);
-		dst[0] = f->value;
-		return 1;
+		uint64_t *slot = vec_push(out);
+		if (!slot)
+			return out_of_memory(d);
+		*slot = f->value;
+		return 0;
 	}
 	if (f->wire != CP_PB_LEN)
 		return want_wire(d, f, CP_PB_LEN, owner, index, field_name);
+	/* Packed: every complete varint ends in a byte below 0x80, so counting those bytes gives
+	 * an upper bound on the values and the vector grows at most once. */
+	if (vec_reserve(out, cp_pb_packed_count(f->data, f->len)))
+		return out_of_memory(d);
+	uint64_t *dst = (uint64_t *)out->items + out->n;
 	cp_pb_reader r = cp_pb_reader_init(f->data, f->len);
 	size_t n = 0;
 	while (cp_pb_more(&r)) {
-		if (n == cap)
-			return fail(d, "%s %zu: %s: more values than counted", owner, index, field_name);
 		cp_pb_status st = cp_pb_varint(&r, &dst[n]);
 		if (st)
 			return fail(d, "%s %zu: %s: %s", owner, index, field_name, cp_pb_status_text(st));
 		n++;
 	}
-	return (long)n;
-}
-
-static size_t repeated_count(const cp_pb_field *f)
-{
-	if (f->wire == CP_PB_VARINT)
-		return 1;
-	if (f->wire == CP_PB_LEN)
-		return cp_pb_packed_count(f->data, f->len);
+	out->n += n;
 	return 0;
 }
 
-/* ------------------------------------------------------------------ scan 1: counting */
-
-static int count_fields(decoder *d, size_t *counts /* indexed by field number, 0..14 */)
+/* Copies a scratch vector into an arena array of its exact size. */
+static void *arena_copy(decoder *d, const vec *v)
 {
+	void *out = cp_arena_alloc(d->arena, v->n * v->elem);
+	if (out && v->n)
+		memcpy(out, v->items, v->n * v->elem);
+	return out;
+}
+
+/* ------------------------------------------------------------------ the top-level scan */
+
+static int scan_top_level(decoder *d)
+{
+	static const char *const message_names[] = {"", "sample_type", "sample", "mapping",
+						    "location", "function", "string_table"};
+	vec *kinds[] = {NULL, &d->sample_types, &d->samples, &d->mappings, &d->locations, &d->functions};
 	cp_pb_reader r = cp_pb_reader_init(d->buf, d->len);
 	while (cp_pb_more(&r)) {
 		cp_pb_field f;
@@ -180,17 +236,61 @@ static int count_fields(decoder *d, size_t *counts /* indexed by field number, 0
 		case F_SAMPLE:
 		case F_MAPPING:
 		case F_LOCATION:
-		case F_FUNCTION:
-		case F_STRING_TABLE: {
-			static const char *const names[] = {"", "sample_type", "sample", "mapping",
-							    "location", "function", "string_table"};
-			if (want_wire(d, &f, CP_PB_LEN, "profile", SIZE_MAX, names[f.number]))
+		case F_FUNCTION: {
+			if (want_wire(d, &f, CP_PB_LEN, "profile", SIZE_MAX, message_names[f.number]))
 				return -1;
-			counts[f.number]++;
+			span *sp = vec_push(kinds[f.number]);
+			if (!sp)
+				return out_of_memory(d);
+			*sp = (span){f.data, f.len};
 			break;
 		}
+		case F_STRING_TABLE: {
+			if (want_wire(d, &f, CP_PB_LEN, "profile", SIZE_MAX, "string_table"))
+				return -1;
+			if (f.len > UINT32_MAX)
+				return fail(d, "string %zu: %zu bytes is too long", d->strings.n, f.len);
+			cp_pstr *str = vec_push(&d->strings);
+			if (!str)
+				return out_of_memory(d);
+			*str = (cp_pstr){(const char *)f.data, (uint32_t)f.len};
+			break;
+		}
+		case F_DROP_FRAMES:
+		case F_KEEP_FRAMES:
+		case F_DEFAULT_SAMPLE_TYPE:
+		case F_TIME_NANOS:
+		case F_DURATION_NANOS:
+		case F_PERIOD: {
+			static const char *const names[] = {
+				[F_DROP_FRAMES] = "drop_frames", [F_KEEP_FRAMES] = "keep_frames",
+				[F_TIME_NANOS] = "time_nanos",   [F_DURATION_NANOS] = "duration_nanos",
+				[F_PERIOD] = "period",           [F_DEFAULT_SAMPLE_TYPE] = "default_sample_type"};
+			if (want_wire(d, &f, CP_PB_VARINT, "profile", SIZE_MAX, names[f.number]))
+				return -1;
+			if (f.number == F_DROP_FRAMES)
+				d->top.drop_frames = f.value;
+			else if (f.number == F_KEEP_FRAMES)
+				d->top.keep_frames = f.value;
+			else if (f.number == F_DEFAULT_SAMPLE_TYPE)
+				d->top.default_sample_type = f.value;
+			else if (f.number == F_TIME_NANOS)
+				d->p->time_nanos = (int64_t)f.value;
+			else if (f.number == F_DURATION_NANOS)
+				d->p->duration_nanos = (int64_t)f.value;
+			else
+				d->p->period = (int64_t)f.value;
+			break;
+		}
+		case F_PERIOD_TYPE:
+			if (want_wire(d, &f, CP_PB_LEN, "profile", SIZE_MAX, "period_type"))
+				return -1;
+			d->top.period_type = (span){f.data, f.len};
+			d->top.has_period_type = 1;
+			break;
 		case F_COMMENT:
-			counts[F_COMMENT] += repeated_count(&f);
+			if (repeated_varints(d, &f, &d->comments, "comment", d->comments.n, "comment"))
+				return -1;
 			break;
 		default:
 			break;
@@ -199,12 +299,11 @@ static int count_fields(decoder *d, size_t *counts /* indexed by field number, 0
 	return 0;
 }
 
-/* ------------------------------------------------------------------ scan A */
+/* ------------------------------------------------------------------ small messages */
 
-static int decode_value_type(decoder *d, const uint8_t *data, size_t len, cp_pprof_value_type *vt,
-			     const char *owner, size_t index)
+static int decode_value_type(decoder *d, span msg, cp_pprof_value_type *vt, const char *owner, size_t index)
 {
-	cp_pb_reader r = cp_pb_reader_init(data, len);
+	cp_pb_reader r = cp_pb_reader_init(msg.data, msg.len);
 	vt->type = vt->unit = 0;
 	while (cp_pb_more(&r)) {
 		cp_pb_field f;
@@ -221,11 +320,11 @@ static int decode_value_type(decoder *d, const uint8_t *data, size_t len, cp_ppr
 	return 0;
 }
 
-static int decode_mapping(decoder *d, const cp_pb_field *msg, size_t index)
+static int decode_mapping(decoder *d, span msg, size_t index)
 {
-	cp_pprof_mapping *m = &d->mappings[index];
+	cp_pprof_mapping *m = &d->mapping_array[index];
 	memset(m, 0, sizeof *m);
-	cp_pb_reader r = cp_pb_reader_init(msg->data, msg->len);
+	cp_pb_reader r = cp_pb_reader_init(msg.data, msg.len);
 	while (cp_pb_more(&r)) {
 		cp_pb_field f;
 		cp_pb_status st = cp_pb_next(&r, &f);
@@ -263,11 +362,11 @@ static int decode_mapping(decoder *d, const cp_pb_field *msg, size_t index)
 	return 0;
 }
 
-static int decode_function(decoder *d, const cp_pb_field *msg, size_t index)
+static int decode_function(decoder *d, span msg, size_t index)
 {
-	cp_pprof_function *fn = &d->functions[index];
+	cp_pprof_function *fn = &d->function_array[index];
 	memset(fn, 0, sizeof *fn);
-	cp_pb_reader r = cp_pb_reader_init(msg->data, msg->len);
+	cp_pb_reader r = cp_pb_reader_init(msg.data, msg.len);
 	while (cp_pb_more(&r)) {
 		cp_pb_field f;
 		cp_pb_status st = cp_pb_next(&r, &f);
@@ -301,113 +400,37 @@ static int decode_function(decoder *d, const cp_pb_field *msg, size_t index)
 	return 0;
 }
 
-static int profile_string_field(decoder *d, const cp_pb_field *f, uint32_t *out, const char *name)
-{
-	return want_wire(d, f, CP_PB_VARINT, "profile", SIZE_MAX, name) ||
-	       string_index(d, f->value, out, "profile", SIZE_MAX, name);
-}
-
-static int scan_a(decoder *d)
+/* The string table, the sample types and the profile-level string indices. */
+static int decode_header(decoder *d)
 {
 	cp_pprof *p = d->p;
-	size_t n_types = 0, n_mappings = 0, n_functions = 0, n_comments = 0;
-
-	/* Strings first: every other field validates its string indices against them. */
-	size_t n_strings = 0;
-	cp_pb_reader r = cp_pb_reader_init(d->buf, d->len);
-	while (cp_pb_more(&r)) {
-		cp_pb_field f;
-		(void)cp_pb_next(&r, &f); /* scan 1 validated the framing */
-		if (f.number == F_STRING_TABLE) {
-			if (f.len > UINT32_MAX)
-				return fail(d, "string %zu: %zu bytes is too long", n_strings, f.len);
-			d->strings[n_strings].ptr = (const char *)f.data;
-			d->strings[n_strings].len = (uint32_t)f.len;
-			n_strings++;
-		}
-	}
 	if (p->nstrings == 0)
 		return fail(d, "the string table is empty (string_table[0] must be \"\")");
-	if (d->strings[0].len != 0)
+	if (p->strings[0].len != 0)
 		return fail(d, "string_table[0] is not empty (it must be \"\")");
-
-	r = cp_pb_reader_init(d->buf, d->len);
-	while (cp_pb_more(&r)) {
-		cp_pb_field f;
-		(void)cp_pb_next(&r, &f);
-		switch (f.number) {
-		case F_SAMPLE_TYPE:
-			if (decode_value_type(d, f.data, f.len, &d->sample_types[n_types], "sample_type", n_types))
-				return -1;
-			n_types++;
-			break;
-		case F_MAPPING:
-			if (decode_mapping(d, &f, n_mappings))
-				return -1;
-			n_mappings++;
-			break;
-		case F_FUNCTION:
-			if (decode_function(d, &f, n_functions))
-				return -1;
-			n_functions++;
-			break;
-		case F_DROP_FRAMES:
-			if (profile_string_field(d, &f, &p->drop_frames, "drop_frames"))
-				return -1;
-			break;
-		case F_KEEP_FRAMES:
-			if (profile_string_field(d, &f, &p->keep_frames, "keep_frames"))
-				return -1;
-			break;
-		case F_DEFAULT_SAMPLE_TYPE:
-			if (profile_string_field(d, &f, &p->default_sample_type, "default_sample_type"))
-				return -1;
-			break;
-		case F_TIME_NANOS:
-		case F_DURATION_NANOS:
-		case F_PERIOD: {
-			const char *name = f.number == F_TIME_NANOS       ? "time_nanos"
-					   : f.number == F_DURATION_NANOS ? "duration_nanos"
-									  : "period";
-			if (want_wire(d, &f, CP_PB_VARINT, "profile", SIZE_MAX, name))
-				return -1;
-			int64_t v = (int64_t)f.value;
-			if (f.number == F_TIME_NANOS)
-				p->time_nanos = v;
-			else if (f.number == F_DURATION_NANOS)
-				p->duration_nanos = v;
-			else
-				p->period = v;
-			break;
-		}
-		case F_PERIOD_TYPE:
-			if (want_wire(d, &f, CP_PB_LEN, "profile", SIZE_MAX, "period_type") ||
-			    decode_value_type(d, f.data, f.len, &p->period_type, "period_type", SIZE_MAX))
-				return -1;
-			break;
-		case F_COMMENT: {
-			uint64_t *tmp = cp_arena_alloc(d->arena, (repeated_count(&f) + 1) * sizeof *tmp);
-			if (!tmp)
-				return out_of_memory(d);
-			long n = repeated_varints(d, &f, tmp, repeated_count(&f), "comment", n_comments, "comment");
-			if (n < 0)
-				return -1;
-			for (long i = 0; i < n; i++, n_comments++)
-				if (string_index(d, tmp[i], &d->comments[n_comments], "comment", n_comments, "text"))
-					return -1;
-			break;
-		}
-		default:
-			break;
-		}
-	}
-	p->ncomments = n_comments;
 	if (p->nsample_types == 0)
 		return fail(d, "the profile has no sample types");
+
+	const span *types = (const span *)d->sample_types.items;
+	for (size_t i = 0; i < p->nsample_types; i++)
+		if (decode_value_type(d, types[i], &d->sample_type_array[i], "sample_type", i))
+			return -1;
+	if (d->top.has_period_type &&
+	    decode_value_type(d, d->top.period_type, &p->period_type, "period_type", SIZE_MAX))
+		return -1;
+	if (string_index(d, d->top.drop_frames, &p->drop_frames, "profile", SIZE_MAX, "drop_frames") ||
+	    string_index(d, d->top.keep_frames, &p->keep_frames, "profile", SIZE_MAX, "keep_frames") ||
+	    string_index(d, d->top.default_sample_type, &p->default_sample_type, "profile", SIZE_MAX,
+			 "default_sample_type"))
+		return -1;
+	const uint64_t *comments = (const uint64_t *)d->comments.items;
+	for (size_t i = 0; i < p->ncomments; i++)
+		if (string_index(d, comments[i], &d->comment_array[i], "comment", i, "text"))
+			return -1;
 	return 0;
 }
 
-/* Id maps for mappings and functions, rejecting the reserved id 0 and duplicates. */
+/* Id maps for mappings, functions and locations, rejecting the reserved id 0 and duplicates. */
 static int build_id_map(decoder *d, cp_idmap *map, const char *kind, size_t count,
 			const void *items, size_t stride /* bytes between ids */)
 {
@@ -432,13 +455,17 @@ static int build_id_map(decoder *d, cp_idmap *map, const char *kind, size_t coun
 	return 0;
 }
 
-/* ------------------------------------------------------------------ scan B: locations */
+/* ------------------------------------------------------------------ locations */
 
-static int decode_line(decoder *d, const cp_pb_field *msg, size_t loc_index, uint32_t line_index,
-		       cp_pprof_line *line)
+static int decode_line(decoder *d, const cp_pb_field *msg, size_t loc_index)
 {
-	uint64_t function_id = 0;
-	line->line = 0;
+	uint32_t line_index = (uint32_t)d->lines.n;
+	cp_pprof_line *line = vec_push(&d->lines);
+	uint64_t *function_id = vec_push(&d->line_functions);
+	if (!line || !function_id)
+		return out_of_memory(d);
+	*line = (cp_pprof_line){0};
+	*function_id = 0;
 	cp_pb_reader r = cp_pb_reader_init(msg->data, msg->len);
 	while (cp_pb_more(&r)) {
 		cp_pb_field f;
@@ -450,29 +477,22 @@ static int decode_line(decoder *d, const cp_pb_field *msg, size_t loc_index, uin
 			if (want_wire(d, &f, CP_PB_VARINT, "location", loc_index, "line field"))
 				return -1;
 			if (f.number == 1)
-				function_id = f.value;
+				*function_id = f.value;
 			else
 				line->line = (int64_t)f.value;
 		}
 	}
-	line->function = CP_PPROF_NONE;
-	if (function_id != 0) {
-		line->function = cp_idmap_get(&d->function_ids, function_id);
-		if (line->function == CP_PPROF_NONE)
-			return fail(d, "location %zu (id %" PRIu64 "): line %" PRIu32 ": function id %" PRIu64 " not found",
-				    loc_index, d->locations[loc_index].id, line_index, function_id);
-	}
 	return 0;
 }
 
-static int decode_location(decoder *d, const cp_pb_field *msg, size_t index)
+static int decode_location(decoder *d, span msg, size_t index)
 {
-	cp_pprof_location *loc = &d->locations[index];
+	cp_pprof_location *loc = &d->location_array[index];
 	memset(loc, 0, sizeof *loc);
 	uint64_t mapping_id = 0;
-	uint32_t nlines = 0;
+	d->lines.n = d->line_functions.n = 0;
 
-	cp_pb_reader r = cp_pb_reader_init(msg->data, msg->len);
+	cp_pb_reader r = cp_pb_reader_init(msg.data, msg.len);
 	while (cp_pb_more(&r)) {
 		cp_pb_field f;
 		cp_pb_status st = cp_pb_next(&r, &f);
@@ -492,11 +512,8 @@ static int decode_location(decoder *d, const cp_pb_field *msg, size_t index)
 				loc->address = f.value;
 			break;
 		case 4:
-			if (want_wire(d, &f, CP_PB_LEN, "location", index, "line"))
+			if (want_wire(d, &f, CP_PB_LEN, "location", index, "line") || decode_line(d, &f, index))
 				return -1;
-			if (nlines == UINT32_MAX)
-				return fail(d, "location %zu: too many lines", index);
-			nlines++;
 			break;
 		default:
 			break;
@@ -511,47 +528,33 @@ static int decode_location(decoder *d, const cp_pb_field *msg, size_t index)
 			return fail(d, "location %zu (id %" PRIu64 "): mapping id %" PRIu64 " not found", index,
 				    loc->id, mapping_id);
 	}
-	if (nlines == 0)
-		return 0;
-
-	loc->lines = cp_arena_alloc(d->arena, nlines * sizeof *loc->lines);
-	if (!loc->lines)
-		return out_of_memory(d);
-	r = cp_pb_reader_init(msg->data, msg->len);
-	while (cp_pb_more(&r)) {
-		cp_pb_field f;
-		(void)cp_pb_next(&r, &f); /* framing checked above */
-		if (f.number == 4) {
-			if (decode_line(d, &f, index, loc->nlines, &loc->lines[loc->nlines]))
-				return -1;
-			loc->nlines++;
-		}
+	if (d->lines.n > UINT32_MAX)
+		return fail(d, "location %zu: too many lines", index);
+	cp_pprof_line *lines = (cp_pprof_line *)d->lines.items;
+	const uint64_t *function_ids = (const uint64_t *)d->line_functions.items;
+	for (size_t k = 0; k < d->lines.n; k++) {
+		lines[k].function = CP_PPROF_NONE;
+		if (function_ids[k] == 0)
+			continue;
+		lines[k].function = cp_idmap_get(&d->function_ids, function_ids[k]);
+		if (lines[k].function == CP_PPROF_NONE)
+			return fail(d, "location %zu (id %" PRIu64 "): line %zu: function id %" PRIu64 " not found",
+				    index, loc->id, k, function_ids[k]);
 	}
+	loc->nlines = (uint32_t)d->lines.n;
+	if (loc->nlines && !(loc->lines = arena_copy(d, &d->lines)))
+		return out_of_memory(d);
 	return 0;
 }
 
-static int scan_b(decoder *d)
-{
-	size_t n = 0;
-	cp_pb_reader r = cp_pb_reader_init(d->buf, d->len);
-	while (cp_pb_more(&r)) {
-		cp_pb_field f;
-		(void)cp_pb_next(&r, &f);
-		if (f.number == F_LOCATION) {
-			if (decode_location(d, &f, n))
-				return -1;
-			n++;
-		}
-	}
-	return build_id_map(d, &d->location_ids, "location", d->p->nlocations, d->locations,
-			    sizeof d->locations[0]);
-}
+/* ------------------------------------------------------------------ samples */
 
-/* ------------------------------------------------------------------ scan C: samples */
-
-static int decode_label(decoder *d, const cp_pb_field *msg, size_t sample_index, cp_pprof_label *label)
+static int decode_label(decoder *d, const cp_pb_field *msg, size_t sample_index)
 {
-	memset(label, 0, sizeof *label);
+	cp_pprof_label *label = vec_push(&d->labels);
+	if (!label)
+		return out_of_memory(d);
+	*label = (cp_pprof_label){0};
 	cp_pb_reader r = cp_pb_reader_init(msg->data, msg->len);
 	while (cp_pb_more(&r)) {
 		cp_pb_field f;
@@ -583,13 +586,13 @@ static int decode_label(decoder *d, const cp_pb_field *msg, size_t sample_index,
 	return 0;
 }
 
-static int decode_sample(decoder *d, const cp_pb_field *msg, size_t index)
+static int decode_sample(decoder *d, span msg, size_t index)
 {
-	cp_pprof_sample *s = &d->samples[index];
+	cp_pprof_sample *s = &d->sample_array[index];
 	memset(s, 0, sizeof *s);
-	size_t nlocs = 0, nvalues = 0, nlabels = 0;
+	d->ids.n = d->values.n = d->labels.n = 0;
 
-	cp_pb_reader r = cp_pb_reader_init(msg->data, msg->len);
+	cp_pb_reader r = cp_pb_reader_init(msg.data, msg.len);
 	while (cp_pb_more(&r)) {
 		cp_pb_field f;
 		cp_pb_status st = cp_pb_next(&r, &f);
@@ -597,99 +600,43 @@ static int decode_sample(decoder *d, const cp_pb_field *msg, size_t index)
 			return fail_pb(d, st, "sample", index, f.offset);
 		switch (f.number) {
 		case 1:
+			if (repeated_varints(d, &f, &d->ids, "sample", index, "location_id"))
+				return -1;
+			break;
 		case 2:
-			if (f.wire != CP_PB_VARINT && f.wire != CP_PB_LEN)
-				return want_wire(d, &f, CP_PB_LEN, "sample", index,
-						 f.number == 1 ? "location_id" : "value");
-			if (f.number == 1)
-				nlocs += repeated_count(&f);
-			else
-				nvalues += repeated_count(&f);
+			if (repeated_varints(d, &f, &d->values, "sample", index, "value"))
+				return -1;
 			break;
 		case 3:
-			if (want_wire(d, &f, CP_PB_LEN, "sample", index, "label"))
+			if (want_wire(d, &f, CP_PB_LEN, "sample", index, "label") || decode_label(d, &f, index))
 				return -1;
-			nlabels++;
 			break;
 		default:
 			break;
 		}
 	}
-	if (nlocs > UINT32_MAX || nlabels > UINT32_MAX)
+	if (d->values.n != d->p->nsample_types)
+		return fail(d, "sample %zu: has %zu values, but the profile has %zu sample types", index,
+			    d->values.n, d->p->nsample_types);
+	if (d->ids.n > UINT32_MAX || d->labels.n > UINT32_MAX)
 		return fail(d, "sample %zu: too many locations or labels", index);
 
-	/* Location ids are read into a scratch array of uint64 and resolved to uint32 indices. */
-	if (nlocs + nvalues > d->scratch_cap) {
-		size_t cap = (nlocs + nvalues) * 2;
-		uint64_t *grown = realloc(d->scratch, cap * sizeof *grown);
-		if (!grown)
-			return out_of_memory(d);
-		d->scratch = grown;
-		d->scratch_cap = cap;
-	}
-	uint64_t *ids = d->scratch;
-	s->locations = cp_arena_alloc(d->arena, nlocs * sizeof *s->locations);
-	s->values = cp_arena_alloc(d->arena, nvalues * sizeof *s->values);
-	s->labels = nlabels ? cp_arena_alloc(d->arena, nlabels * sizeof *s->labels) : NULL;
-	if (!s->locations || !s->values || (nlabels && !s->labels))
+	s->locations = cp_arena_alloc(d->arena, d->ids.n * sizeof *s->locations);
+	s->values = arena_copy(d, &d->values); /* uint64 and int64 share a representation */
+	if (!s->locations || !s->values)
 		return out_of_memory(d);
-
-	size_t got_locs = 0, got_values = 0;
-	uint64_t *vals = ids + nlocs;
-	r = cp_pb_reader_init(msg->data, msg->len);
-	while (cp_pb_more(&r)) {
-		cp_pb_field f;
-		(void)cp_pb_next(&r, &f);
-		long n;
-		switch (f.number) {
-		case 1:
-			n = repeated_varints(d, &f, ids + got_locs, nlocs - got_locs, "sample", index, "location_id");
-			if (n < 0)
-				return -1;
-			got_locs += (size_t)n;
-			break;
-		case 2:
-			n = repeated_varints(d, &f, vals + got_values, nvalues - got_values, "sample", index, "value");
-			if (n < 0)
-				return -1;
-			got_values += (size_t)n;
-			break;
-		case 3:
-			if (decode_label(d, &f, index, &s->labels[s->nlabels]))
-				return -1;
-			s->nlabels++;
-			break;
-		default:
-			break;
-		}
-	}
-	if (got_values != d->p->nsample_types)
-		return fail(d, "sample %zu: has %zu values, but the profile has %zu sample types", index,
-			    got_values, d->p->nsample_types);
-	for (size_t i = 0; i < got_values; i++)
-		s->values[i] = (int64_t)vals[i];
-	for (size_t i = 0; i < got_locs; i++) {
+	const uint64_t *ids = (const uint64_t *)d->ids.items;
+	for (size_t i = 0; i < d->ids.n; i++) {
 		uint32_t loc = ids[i] ? cp_idmap_get(&d->location_ids, ids[i]) : CP_PPROF_NONE;
 		if (loc == CP_PPROF_NONE)
 			return fail(d, "sample %zu: location id %" PRIu64 " not found", index, ids[i]);
 		s->locations[i] = loc;
 	}
-	s->nlocations = (uint32_t)got_locs;
-	return 0;
-}
-
-static int scan_c(decoder *d)
-{
-	size_t n = 0;
-	cp_pb_reader r = cp_pb_reader_init(d->buf, d->len);
-	while (cp_pb_more(&r)) {
-		cp_pb_field f;
-		(void)cp_pb_next(&r, &f);
-		if (f.number == F_SAMPLE) {
-			if (decode_sample(d, &f, n))
-				return -1;
-			n++;
-		}
+	s->nlocations = (uint32_t)d->ids.n;
+	if (d->labels.n) {
+		if (!(s->labels = arena_copy(d, &d->labels)))
+			return out_of_memory(d);
+		s->nlabels = (uint32_t)d->labels.n;
 	}
 	return 0;
 }
@@ -699,44 +646,61 @@ static int scan_c(decoder *d)
 static int decode_protobuf(decoder *d)
 {
 	cp_pprof *p = d->p;
-	size_t counts[F_DEFAULT_SAMPLE_TYPE + 1] = {0};
-	if (count_fields(d, counts))
+	if (scan_top_level(d))
 		return -1;
-	p->nsample_types = counts[F_SAMPLE_TYPE];
-	p->nsamples = counts[F_SAMPLE];
-	p->nmappings = counts[F_MAPPING];
-	p->nlocations = counts[F_LOCATION];
-	p->nfunctions = counts[F_FUNCTION];
-	p->nstrings = counts[F_STRING_TABLE];
+	p->strings = (const cp_pstr *)d->strings.items;
+	p->nstrings = d->strings.n;
+	p->nsample_types = d->sample_types.n;
+	p->nsamples = d->samples.n;
+	p->nmappings = d->mappings.n;
+	p->nlocations = d->locations.n;
+	p->nfunctions = d->functions.n;
+	p->ncomments = d->comments.n;
 	if (p->nmappings >= UINT32_MAX || p->nlocations >= UINT32_MAX || p->nfunctions >= UINT32_MAX ||
 	    p->nstrings >= UINT32_MAX)
 		return fail(d, "the profile has too many entries");
 
-	d->strings = cp_arena_alloc(d->arena, (p->nstrings + 1) * sizeof *d->strings);
-	d->sample_types = cp_arena_alloc(d->arena, (p->nsample_types + 1) * sizeof *d->sample_types);
-	d->samples = cp_arena_alloc(d->arena, (p->nsamples + 1) * sizeof *d->samples);
-	d->mappings = cp_arena_alloc(d->arena, (p->nmappings + 1) * sizeof *d->mappings);
-	d->locations = cp_arena_alloc(d->arena, (p->nlocations + 1) * sizeof *d->locations);
-	d->functions = cp_arena_alloc(d->arena, (p->nfunctions + 1) * sizeof *d->functions);
-	d->comments = cp_arena_alloc(d->arena, (counts[F_COMMENT] + 1) * sizeof *d->comments);
-	if (!d->strings || !d->sample_types || !d->samples || !d->mappings || !d->locations ||
-	    !d->functions || !d->comments)
+	d->sample_type_array = cp_arena_alloc(d->arena, p->nsample_types * sizeof *d->sample_type_array);
+	d->sample_array = cp_arena_alloc(d->arena, p->nsamples * sizeof *d->sample_array);
+	d->mapping_array = cp_arena_alloc(d->arena, p->nmappings * sizeof *d->mapping_array);
+	d->location_array = cp_arena_alloc(d->arena, p->nlocations * sizeof *d->location_array);
+	d->function_array = cp_arena_alloc(d->arena, p->nfunctions * sizeof *d->function_array);
+	d->comment_array = cp_arena_alloc(d->arena, p->ncomments * sizeof *d->comment_array);
+	if (!d->sample_type_array || !d->sample_array || !d->mapping_array || !d->location_array ||
+	    !d->function_array || !d->comment_array)
 		return out_of_memory(d);
-	p->strings = d->strings;
-	p->sample_types = d->sample_types;
-	p->samples = d->samples;
-	p->mappings = d->mappings;
-	p->locations = d->locations;
-	p->functions = d->functions;
-	p->comments = d->comments;
+	p->sample_types = d->sample_type_array;
+	p->samples = d->sample_array;
+	p->mappings = d->mapping_array;
+	p->locations = d->location_array;
+	p->functions = d->function_array;
+	p->comments = d->comment_array;
 
-	if (scan_a(d))
+	if (decode_header(d))
 		return -1;
-	if (build_id_map(d, &d->mapping_ids, "mapping", p->nmappings, d->mappings, sizeof d->mappings[0]) ||
-	    build_id_map(d, &d->function_ids, "function", p->nfunctions, d->functions, sizeof d->functions[0]))
+	const span *spans = (const span *)d->mappings.items;
+	for (size_t i = 0; i < p->nmappings; i++)
+		if (decode_mapping(d, spans[i], i))
+			return -1;
+	spans = (const span *)d->functions.items;
+	for (size_t i = 0; i < p->nfunctions; i++)
+		if (decode_function(d, spans[i], i))
+			return -1;
+	if (build_id_map(d, &d->mapping_ids, "mapping", p->nmappings, d->mapping_array, sizeof *d->mapping_array) ||
+	    build_id_map(d, &d->function_ids, "function", p->nfunctions, d->function_array,
+			 sizeof *d->function_array))
 		return -1;
-	if (scan_b(d) || scan_c(d))
+	spans = (const span *)d->locations.items;
+	for (size_t i = 0; i < p->nlocations; i++)
+		if (decode_location(d, spans[i], i))
+			return -1;
+	if (build_id_map(d, &d->location_ids, "location", p->nlocations, d->location_array,
+			 sizeof *d->location_array))
 		return -1;
+	spans = (const span *)d->samples.items;
+	for (size_t i = 0; i < p->nsamples; i++)
+		if (decode_sample(d, spans[i], i))
+			return -1;
 	return 0;
 }
 
@@ -790,9 +754,20 @@ int cp_pprof_decode(const uint8_t *data, size_t len, const cp_pprof_limits *limi
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	decoder d = {.p = p, .arena = priv->arena, .buf = priv->bytes, .len = size, .err = err, .errlen = errlen};
+	decoder d = {
+		.p = p, .arena = priv->arena, .buf = priv->bytes, .len = size, .err = err, .errlen = errlen,
+		.sample_types.elem = sizeof(span), .samples.elem = sizeof(span), .mappings.elem = sizeof(span),
+		.locations.elem = sizeof(span), .functions.elem = sizeof(span), .comments.elem = sizeof(uint64_t),
+		.strings.elem = sizeof(cp_pstr), .ids.elem = sizeof(uint64_t), .values.elem = sizeof(uint64_t),
+		.labels.elem = sizeof(cp_pprof_label), .lines.elem = sizeof(cp_pprof_line),
+		.line_functions.elem = sizeof(uint64_t),
+	};
 	int rc = decode_protobuf(&d);
-	free(d.scratch);
+	priv->strings = (cp_pstr *)d.strings.items; /* kept: the profile's string table */
+	vec *scratch[] = {&d.sample_types, &d.samples, &d.mappings, &d.locations, &d.functions,
+			  &d.comments, &d.ids, &d.values, &d.labels, &d.lines, &d.line_functions};
+	for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++)
+		free(scratch[i]->items);
 	if (rc)
 		goto fail;
 	*out = p;
@@ -808,6 +783,7 @@ void cp_pprof_free(cp_pprof *profile)
 		return;
 	if (profile->priv) {
 		cp_arena_destroy(profile->priv->arena);
+		free(profile->priv->strings);
 		free(profile->priv->bytes);
 		free(profile->priv);
 	}

@@ -1,11 +1,14 @@
 #!/bin/sh
 # Conformance: for every profile and sample type of the shared corpus (and its merged groups),
 # `cprof-query top --format tsv -n 0` must equal the oracle that `go tool pprof` computes,
-# exactly, row for row. Usage: tests/conformance.sh BIN_DIR CORPUS_DIR WORK_DIR
-# Prints one line per failing table and a final "conformance: N passed, N failed" line.
+# exactly, row for row. Needs shared/corpus beside the project (exit 77 without it).
+# Environment: see tests/run. Prints one line per failing table and a final summary line.
 set -u
-bin=$1 corpus=$2 work=$3
-mkdir -p "$work"
+bin=$CPROF_BIN corpus=$CPROF_CORPUS work=$CPROF_WORK
+if [ -z "$corpus" ]; then
+	echo "conformance: shared/corpus is not beside the project; nothing to compare"
+	exit 77
+fi
 pass=0 fail=0
 export LC_ALL=C
 

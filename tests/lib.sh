@@ -1,0 +1,32 @@
+# tests/lib.sh: shell helpers shared by the test scripts (sourced, not run).
+# Needs the variables tests/run exports (CPROF_ROOT, CPROF_BIN, CPROF_WORK, ...).
+
+# Go builds stay inside the project's build folder and never reach for the network.
+export GOCACHE="$CPROF_ROOT/build/gocache" GOPATH="$CPROF_ROOT/build/gopath"
+export GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local GO111MODULE=on
+export LC_ALL=C
+
+# Prints the path of the gofixtures binary, building it when needed.
+gofixtures_bin() {
+	out="$CPROF_ROOT/build/gofixtures"
+	(cd "$CPROF_ROOT/tests/gofixtures" && go build -o "$out" .) >&2 || return 1
+	echo "$out"
+}
+
+# pprof_top_tsv INDEX UNIT FILE...: pprof's own flat/cum per function as sorted TSV.
+pprof_top_tsv() {
+	index=$1 unit=$2
+	shift 2
+	go tool pprof -top -symbolize=none -nodefraction=0 -nodecount=1000000 \
+		-sample_index="$index" -unit="$unit" "$@" 2>/dev/null | "$(gofixtures_bin)" toptsv
+}
+
+# cprof_top_tsv INDEX FILE...: cprof-query's flat/cum per function as TSV sorted by name.
+cprof_top_tsv() {
+	index=$1
+	shift
+	"$CPROF_BIN/cprof-query" top --sample-index "$index" --format tsv -n 0 --file "$@" >"$CPROF_WORK/top.$$" || return 1
+	head -n 1 "$CPROF_WORK/top.$$"
+	tail -n +2 "$CPROF_WORK/top.$$" | sort
+	rm -f "$CPROF_WORK/top.$$"
+}
