@@ -1,0 +1,3 @@
+module cprof.test/gofixtures
+
+go 1.19
