@@ -4,7 +4,7 @@
 # builds go to build/san so they never mix with normal objects.
 
 CC       ?= cc
-PKGS     := rdkafka libprotobuf-c zlib libpq libcurl
+PKGS     := rdkafka libprotobuf-c zlib libpq libcurl libpcre2-8
 SANITIZE ?=
 
 ifeq ($(SANITIZE),)

@@ -12,13 +12,13 @@
 #include "cp_flat.h"
 
 #include <inttypes.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cp_arena.h"
 #include "cp_hash.h"
+#include "cp_prune.h"
 
 #define NONE UINT32_MAX
 
@@ -35,9 +35,17 @@ struct cp_flat {
 	cp_pstr period_type, period_unit;
 	cp_pstr default_type;
 	int64_t *total, *total_abs;
-	int prune;
-	regex_t drop_rx, keep_rx;
-	int has_keep;
+	cp_prune *prune; /* NULL: nothing to prune */
+
+	/* mappings merged across profiles by pprof's mapping key: size rounded up to 4 KiB,
+	 * offset, and build id (else file name); the first mapping seen names them all */
+	size_t nmapkeys, cap_mapkeys;
+	uint64_t *mapkey_size, *mapkey_offset, *mapkey_hash;
+	cp_pstr *mapkey_id;   /* build id, else file */
+	cp_pstr *mapkey_file; /* the first mapping's file, empty when pprof would clear it */
+	uint32_t *mapkey_name; /* printed name id, NONE until a frame needs it */
+	uint32_t *mapkey_table; /* open addressing: key index + 1, 0 empty */
+	size_t mapkey_mask;
 
 	/* functions by printed name */
 	size_t nfuncs, cap_funcs;
@@ -60,13 +68,12 @@ struct cp_flat {
 	/* per-profile scratch, reused */
 	uint32_t *fn_name;    /* printed-name id per function index, NONE when unnamed */
 	uint8_t *fn_drop;     /* drop_frames verdict per function: 0 unknown, 1 drop, 2 keep */
-	uint32_t *map_name;   /* "[file]" name id per mapping index, NONE until needed */
+	uint32_t *map_key;    /* mapping key index per mapping index, NONE until resolved */
 	uint32_t *loc_first;  /* index into frames of each location's first (leaf-most) frame */
 	uint32_t *loc_nframes;
 	uint8_t *loc_prune;
 	uint32_t *frames;
 	size_t cap_fn, cap_map, cap_loc, cap_frames;
-	int64_t *abs_sum; /* ntypes */
 };
 
 /* ------------------------------------------------------------------ small helpers */
@@ -184,115 +191,226 @@ static cp_pstr path_base(cp_pstr path)
 	return (cp_pstr){s + start, (uint32_t)(len - start)};
 }
 
-/* The printed name of an unnamed frame at a location: "[<base of mapping file>]" or
- * "<unknown>". */
+/* pprof clears a mapping's file name when the mapping has no build id and the name parses as
+ * an absolute URL (net/url.Parse succeeds and finds a scheme): "memfd:jit (deleted)",
+ * "file:///x", "C:\\x". This follows url.Parse: a scheme is a letter then letters, digits,
+ * '+', '-' or '.', then ':'; control bytes, and bad %-escapes outside an opaque part, make
+ * the parse fail. */
+static int valid_escapes(const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdefABCDEF";
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '%' && (len - i < 3 || !s[i + 1] || !s[i + 2] || !strchr(hex, s[i + 1]) ||
+				    !strchr(hex, s[i + 2])))
+			return 0;
+	return 1;
+}
+
+static int parses_as_absolute_url(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	const char *hash = memchr(s, '#', len);
+	size_t url_len = hash ? (size_t)(hash - s) : len;
+	if (hash && !valid_escapes(hash + 1, len - url_len - 1))
+		return 0;
+	size_t i = 0;
+	for (; i < url_len; i++) {
+		char c = s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+			continue;
+		if ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.') {
+			if (i == 0)
+				return 0;
+			continue;
+		}
+		if (c != ':' || i == 0)
+			return 0; /* no scheme, or a parse error (":..." has no scheme) */
+		break;
+	}
+	if (i == url_len)
+		return 0;
+	const char *rest = s + i + 1;
+	size_t rest_len = url_len - i - 1;
+	const char *query = memchr(rest, '?', rest_len);
+	if (query)
+		rest_len = (size_t)(query - rest);
+	if (rest_len == 0 || rest[0] != '/')
+		return 1; /* opaque: "scheme:anything" */
+	return valid_escapes(rest, rest_len);
+}
+
+static int mapkey_rehash(cp_flat *f, size_t slots)
+{
+	uint32_t *t = calloc(slots, sizeof *t);
+	if (!t)
+		return -1;
+	for (size_t k = 0; k < f->nmapkeys; k++) {
+		size_t s = (size_t)f->mapkey_hash[k] & (slots - 1);
+		while (t[s])
+			s = (s + 1) & (slots - 1);
+		t[s] = (uint32_t)k + 1;
+	}
+	free(f->mapkey_table);
+	f->mapkey_table = t;
+	f->mapkey_mask = slots - 1;
+	return 0;
+}
+
+static int reserve_mapkeys(cp_flat *f, size_t need)
+{
+	size_t cap = next_capacity(f->cap_mapkeys, need);
+	RESIZE_OR_FAIL(f->mapkey_size, cap);
+	RESIZE_OR_FAIL(f->mapkey_offset, cap);
+	RESIZE_OR_FAIL(f->mapkey_hash, cap);
+	RESIZE_OR_FAIL(f->mapkey_id, cap);
+	RESIZE_OR_FAIL(f->mapkey_file, cap);
+	RESIZE_OR_FAIL(f->mapkey_name, cap);
+	f->cap_mapkeys = cap;
+	return 0;
+}
+
+/* The key of mapping m, registered when new: pprof's merge gives every mapping with the same
+ * key the file of the first one met. Returns NONE when out of memory. */
+static uint32_t mapping_key(cp_flat *f, const cp_pprof *p, uint32_t m)
+{
+	if (f->map_key[m] != NONE)
+		return f->map_key[m];
+	const cp_pprof_mapping *mp = &p->mappings[m];
+	cp_pstr file = cp_pprof_string(p, mp->filename), build_id = cp_pprof_string(p, mp->build_id);
+	uint64_t size = mp->memory_limit - mp->memory_start; /* uint64 arithmetic, as pprof's */
+	size = size + 0xfff;
+	size -= size % 0x1000;
+	cp_pstr id = build_id.len ? build_id : file;
+	uint64_t h = cp_hash_bytes(id.ptr, id.len) ^ cp_hash_mix(size ^ cp_hash_mix(mp->file_offset));
+
+	if (!f->mapkey_table && mapkey_rehash(f, 64))
+		return NONE;
+	size_t slot = (size_t)h & f->mapkey_mask;
+	for (uint32_t v; (v = f->mapkey_table[slot]); slot = (slot + 1) & f->mapkey_mask) {
+		uint32_t k = v - 1;
+		if (f->mapkey_hash[k] == h && f->mapkey_size[k] == size && f->mapkey_offset[k] == mp->file_offset &&
+		    pstr_eq(f->mapkey_id[k], id))
+			return f->map_key[m] = k;
+	}
+
+	if (build_id.len == 0 && parses_as_absolute_url(file.ptr, file.len))
+		file.len = 0;
+	size_t k = f->nmapkeys;
+	if (k + 1 > f->cap_mapkeys && reserve_mapkeys(f, k + 1))
+		return NONE;
+	f->mapkey_id[k] = copy_str(f, id.ptr, id.len);
+	f->mapkey_file[k] = copy_str(f, file.ptr, file.len);
+	if (!f->mapkey_id[k].ptr || !f->mapkey_file[k].ptr)
+		return NONE;
+	f->mapkey_size[k] = size;
+	f->mapkey_offset[k] = mp->file_offset;
+	f->mapkey_hash[k] = h;
+	f->mapkey_name[k] = NONE;
+	f->mapkey_table[slot] = (uint32_t)k + 1;
+	f->nmapkeys++;
+	if (f->nmapkeys * 2 > f->mapkey_mask + 1 && mapkey_rehash(f, (f->mapkey_mask + 1) * 2))
+		return NONE;
+	return f->map_key[m] = (uint32_t)k;
+}
+
+/* The printed name of an unnamed frame at a location: "[<base of the mapping file>]", or
+ * "<unknown>" without a mapping or file. */
 static uint32_t unnamed_frame(cp_flat *f, const cp_pprof *p, const cp_pprof_location *loc)
 {
-	uint32_t m = loc->mapping;
-	cp_pstr file = m == CP_PPROF_NONE ? (cp_pstr){"", 0} : cp_pprof_string(p, p->mappings[m].filename);
-	if (file.len == 0)
+	uint32_t k = NONE;
+	if (loc->mapping != CP_PPROF_NONE && (k = mapping_key(f, p, loc->mapping)) == NONE)
+		return NONE;
+	if (k == NONE || f->mapkey_file[k].len == 0)
 		return intern(f, "<unknown>", 9);
-	if (f->map_name[m] != NONE)
-		return f->map_name[m];
-	cp_pstr base = path_base(file);
+	if (f->mapkey_name[k] != NONE)
+		return f->mapkey_name[k];
+	cp_pstr base = path_base(f->mapkey_file[k]);
 	char *buf = malloc((size_t)base.len + 2);
 	if (!buf)
 		return NONE;
 	buf[0] = '[';
 	memcpy(buf + 1, base.ptr, base.len);
 	buf[base.len + 1] = ']';
-	f->map_name[m] = intern(f, buf, (size_t)base.len + 2);
+	f->mapkey_name[k] = intern(f, buf, (size_t)base.len + 2);
 	free(buf);
-	return f->map_name[m];
+	return f->mapkey_name[k];
 }
 
-/* ------------------------------------------------------------------ drop_frames */
-
-/* pprof's simplifyFunc: drop a leading '.', then cut at the first '(' that does not start
- * "(anonymous namespace)" or "operator()". */
-static size_t simplified_length(const char *s, size_t len, size_t *start)
+/* True when a location has a frame named after its mapping. */
+static int has_unnamed_frame(const cp_flat *f, const cp_pprof_location *loc)
 {
-	size_t i = 0;
-	if (len > 0 && s[0] == '.')
-		i = 1;
-	*start = i;
-	static const char anon[] = "(anonymous namespace)", op[] = "operator()";
-	while (i < len) {
-		if (len - i >= sizeof anon - 1 && memcmp(s + i, anon, sizeof anon - 1) == 0)
-			i += sizeof anon - 1;
-		else if (len - i >= sizeof op - 1 && memcmp(s + i, op, sizeof op - 1) == 0)
-			i += sizeof op - 1;
-		else if (s[i] == '(')
-			return i - *start;
-		else
-			i++;
-	}
-	return len - *start;
+	if (loc->nlines == 0)
+		return 1;
+	for (uint32_t k = 0; k < loc->nlines; k++)
+		if (loc->lines[k].function == CP_PPROF_NONE || f->fn_name[loc->lines[k].function] == NONE)
+			return 1;
+	return 0;
 }
 
-static int compile_rule(regex_t *rx, cp_pstr pattern, const char *what, char *err, size_t errlen)
+/* Resolves mapping names in the order pprof's merge meets mappings: the first profile's first
+ * mapping, then each non-zero sample's locations in order. Only the order of first meetings
+ * matters, and only when unnamed frames exist, so this runs only then. */
+static int resolve_mappings_in_merge_order(cp_flat *f, const cp_pprof *p)
 {
-	size_t n = (size_t)pattern.len + 5;
-	char *full = malloc(n);
-	if (!full) {
-		snprintf(err, errlen, "out of memory");
+	int needed = 0;
+	for (size_t li = 0; li < p->nlocations && !needed; li++)
+		needed = has_unnamed_frame(f, &p->locations[li]);
+	if (!needed)
+		return 0;
+	if (f->nmapkeys == 0 && p->nmappings > 0 && mapping_key(f, p, 0) == NONE)
 		return -1;
-	}
-	snprintf(full, n, "^(%.*s)$", (int)pattern.len, pattern.ptr);
-	int rc = regcomp(rx, full, REG_EXTENDED | REG_NOSUB);
-	free(full);
-	if (rc) {
-		char msg[128];
-		regerror(rc, rx, msg, sizeof msg);
-		snprintf(err, errlen, "%s regex \"%.*s\" does not compile: %s", what, (int)pattern.len,
-			 pattern.ptr, msg);
-		return -1;
+	for (size_t i = 0; i < p->nsamples; i++) {
+		const cp_pprof_sample *s = &p->samples[i];
+		int nonzero = 0;
+		for (size_t t = 0; t < f->ntypes; t++)
+			nonzero |= s->values[t] != 0;
+		if (!nonzero)
+			continue;
+		for (uint32_t k = 0; k < s->nlocations; k++) {
+			uint32_t m = p->locations[s->locations[k]].mapping;
+			if (m != CP_PPROF_NONE && f->map_key[m] == NONE && mapping_key(f, p, m) == NONE)
+				return -1;
+		}
 	}
 	return 0;
 }
 
-static int matches(const regex_t *rx, const char *s, size_t len)
-{
-	char small[256];
-	char *buf = len < sizeof small ? small : malloc(len + 1);
-	if (!buf)
-		return 0;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	int m = regexec(rx, buf, 0, NULL, 0) == 0;
-	if (buf != small)
-		free(buf);
-	return m;
-}
+/* ------------------------------------------------------------------ drop_frames */
 
 static int function_dropped(cp_flat *f, const cp_pprof *p, uint32_t fn)
 {
 	if (!f->fn_drop[fn]) {
 		cp_pstr name = cp_pprof_string(p, p->functions[fn].name);
-		size_t start, len = simplified_length(name.ptr, name.len, &start);
-		int drop = matches(&f->drop_rx, name.ptr + start, len) &&
-			   !(f->has_keep && matches(&f->keep_rx, name.ptr + start, len));
+		int drop = cp_prune_drops(f->prune, name.ptr, name.len);
+		if (drop < 0)
+			return -1;
 		f->fn_drop[fn] = drop ? 1 : 2;
 	}
 	return f->fn_drop[fn] == 1;
 }
 
-/* Marks locations as pprof's Prune does; returns the first line each location keeps. */
-static uint32_t prune_location(cp_flat *f, const cp_pprof *p, size_t li)
+/* Marks locations as pprof's Prune does; sets the first line the location keeps. -1 on OOM. */
+static int prune_location(cp_flat *f, const cp_pprof *p, size_t li, uint32_t *first_line)
 {
 	const cp_pprof_location *loc = &p->locations[li];
 	f->loc_prune[li] = 0;
+	*first_line = 0;
 	for (uint32_t k = loc->nlines; k-- > 0;) {
 		uint32_t fn = loc->lines[k].function;
 		if (fn == CP_PPROF_NONE || p->strings[p->functions[fn].name].len == 0)
 			continue;
-		if (function_dropped(f, p, fn)) {
+		int dropped = function_dropped(f, p, fn);
+		if (dropped < 0)
+			return -1;
+		if (dropped) {
 			f->loc_prune[li] = LOC_PRUNE_BENEATH;
-			if (k == loc->nlines - 1) {
+			if (k == loc->nlines - 1)
 				f->loc_prune[li] |= LOC_PRUNE;
-				return 0;
-			}
-			return k + 1;
+			else
+				*first_line = k + 1;
+			return 0;
 		}
 	}
 	return 0;
@@ -388,8 +506,7 @@ static int setup_first(cp_flat *f, const cp_pprof *p, char *err, size_t errlen)
 	f->units = cp_arena_calloc(f->strings, f->ntypes, sizeof *f->units);
 	f->total = calloc(f->ntypes, sizeof *f->total);
 	f->total_abs = calloc(f->ntypes, sizeof *f->total_abs);
-	f->abs_sum = calloc(f->ntypes, sizeof *f->abs_sum);
-	if (!f->types || !f->units || !f->total || !f->total_abs || !f->abs_sum)
+	if (!f->types || !f->units || !f->total || !f->total_abs)
 		goto oom;
 	for (size_t t = 0; t < f->ntypes; t++) {
 		cp_pstr ty = cp_pprof_string(p, p->sample_types[t].type);
@@ -415,21 +532,12 @@ static int setup_first(cp_flat *f, const cp_pprof *p, char *err, size_t errlen)
 		f->ntable_mask = 63;
 	}
 
-	cp_pstr drop = cp_pprof_string(p, p->drop_frames);
-	if (drop.len) {
-		if (compile_rule(&f->drop_rx, drop, "drop_frames", err, errlen))
-			return -1;
-		f->prune = 1;
-		cp_pstr keep = cp_pprof_string(p, p->keep_frames);
-		if (keep.len) {
-			if (compile_rule(&f->keep_rx, keep, "keep_frames", err, errlen)) {
-				regfree(&f->drop_rx);
-				f->prune = 0;
-				return -1;
-			}
-			f->has_keep = 1;
-		}
-	}
+	/* The first profile's rules apply to the merge, as pprof prunes after merging. */
+	cp_pstr drop = cp_pprof_string(p, p->drop_frames), keep = cp_pprof_string(p, p->keep_frames);
+	int bad_rule = 0;
+	f->prune = cp_prune_new(drop.ptr, drop.len, keep.ptr, keep.len, &bad_rule);
+	if (drop.len && !f->prune && !bad_rule)
+		goto oom;
 	return 0;
 oom:
 	snprintf(err, errlen, "out of memory");
@@ -460,21 +568,32 @@ static int check_compatible(const cp_flat *f, const cp_pprof *p, char *err, size
 	return 0;
 }
 
-/* Sums absolute values per type onto the running totals, failing on int64 overflow. */
-static int check_magnitudes(cp_flat *f, const cp_pprof *p, char *err, size_t errlen)
+/* Checks that the sums of absolute values per type, running totals included, fit in int64.
+ * Changes nothing, so a refused profile leaves the accumulator as it was. */
+static int check_magnitudes(const cp_flat *f, const cp_pprof *p, char *err, size_t errlen)
 {
-	memcpy(f->abs_sum, f->total_abs, f->ntypes * sizeof *f->abs_sum);
-	for (size_t i = 0; i < p->nsamples; i++) {
+	int64_t *sums = calloc(p->nsample_types, sizeof *sums);
+	if (!sums) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (f->nprofiles)
+		memcpy(sums, f->total_abs, f->ntypes * sizeof *sums);
+	int rc = 0;
+	for (size_t i = 0; i < p->nsamples && !rc; i++) {
 		const int64_t *v = p->samples[i].values;
-		for (size_t t = 0; t < f->ntypes; t++) {
-			if (v[t] == INT64_MIN || __builtin_add_overflow(f->abs_sum[t], v[t] < 0 ? -v[t] : v[t], &f->abs_sum[t])) {
+		for (size_t t = 0; t < p->nsample_types; t++) {
+			if (v[t] == INT64_MIN || __builtin_add_overflow(sums[t], v[t] < 0 ? -v[t] : v[t], &sums[t])) {
+				cp_pstr type = cp_pprof_string(p, p->sample_types[t].type);
 				snprintf(err, errlen, "sample %zu: value %" PRId64 " of %.*s makes the total overflow int64",
-					 i, v[t], (int)f->types[t].len, f->types[t].ptr);
-				return -1;
+					 i, v[t], (int)type.len, type.ptr);
+				rc = -1;
+				break;
 			}
 		}
 	}
-	return 0;
+	free(sums);
+	return rc;
 }
 
 static int prepare_profile(cp_flat *f, const cp_pprof *p)
@@ -487,7 +606,7 @@ static int prepare_profile(cp_flat *f, const cp_pprof *p)
 	}
 	if (p->nmappings + 1 > f->cap_map) {
 		size_t cap = next_capacity(f->cap_map, p->nmappings + 1);
-		RESIZE_OR_FAIL(f->map_name, cap);
+		RESIZE_OR_FAIL(f->map_key, cap);
 		f->cap_map = cap;
 	}
 	if (p->nlocations + 1 > f->cap_loc) {
@@ -499,7 +618,7 @@ static int prepare_profile(cp_flat *f, const cp_pprof *p)
 	}
 
 	for (size_t m = 0; m < p->nmappings; m++)
-		f->map_name[m] = NONE;
+		f->map_key[m] = NONE;
 	memset(f->fn_drop, 0, p->nfunctions);
 	for (size_t i = 0; i < p->nfunctions; i++) {
 		cp_pstr name = cp_pprof_string(p, p->functions[i].name);
@@ -507,15 +626,16 @@ static int prepare_profile(cp_flat *f, const cp_pprof *p)
 		if (name.len && (f->fn_name[i] = intern(f, name.ptr, name.len)) == NONE)
 			return -1;
 	}
+	if (resolve_mappings_in_merge_order(f, p))
+		return -1;
 
 	size_t nframes = 0;
 	for (size_t li = 0; li < p->nlocations; li++) {
 		const cp_pprof_location *loc = &p->locations[li];
 		uint32_t first_line = 0;
-		if (f->prune)
-			first_line = prune_location(f, p, li);
-		else
-			f->loc_prune[li] = 0;
+		f->loc_prune[li] = 0;
+		if (f->prune && prune_location(f, p, li, &first_line))
+			return -1;
 		size_t n = loc->nlines ? loc->nlines - first_line : 1;
 		if (nframes + n >= NONE)
 			return -1;
@@ -595,13 +715,11 @@ static int add_samples(cp_flat *f, const cp_pprof *p)
 
 int cp_flat_add(cp_flat *f, const cp_pprof *p, char *err, size_t errlen)
 {
-	if (f->nprofiles == 0) {
-		if (setup_first(f, p, err, errlen))
-			return -1;
-	} else if (check_compatible(f, p, err, errlen)) {
+	if (f->nprofiles && check_compatible(f, p, err, errlen))
 		return -1;
-	}
 	if (check_magnitudes(f, p, err, errlen))
+		return -1;
+	if (f->nprofiles == 0 && !f->types && setup_first(f, p, err, errlen))
 		return -1;
 	if (f->default_type.len == 0 && p->default_sample_type != 0) {
 		cp_pstr d = cp_pprof_string(p, p->default_sample_type);
@@ -638,14 +756,17 @@ void cp_flat_destroy(cp_flat *f)
 {
 	if (!f)
 		return;
-	if (f->prune)
-		regfree(&f->drop_rx);
-	if (f->has_keep)
-		regfree(&f->keep_rx);
+	cp_prune_free(f->prune);
 	cp_arena_destroy(f->strings);
+	free(f->mapkey_size);
+	free(f->mapkey_offset);
+	free(f->mapkey_hash);
+	free(f->mapkey_id);
+	free(f->mapkey_file);
+	free(f->mapkey_name);
+	free(f->mapkey_table);
 	free(f->total);
 	free(f->total_abs);
-	free(f->abs_sum);
 	free(f->fname);
 	free(f->fhash);
 	free(f->fflat);
@@ -659,7 +780,7 @@ void cp_flat_destroy(cp_flat *f)
 	free(f->ntable_vals);
 	free(f->fn_name);
 	free(f->fn_drop);
-	free(f->map_name);
+	free(f->map_key);
 	free(f->loc_first);
 	free(f->loc_nframes);
 	free(f->loc_prune);

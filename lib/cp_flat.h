@@ -8,9 +8,13 @@
  * cum to every distinct function of the sample once (recursion counts once). A frame with no
  * function name (address-only location, function_id 0, empty name) is named
  * "[<basename of the mapping file>]", or "<unknown>" without one, as pprof prints it; functions
- * are merged by that printed name. drop_frames/keep_frames prune stacks as pprof's
- * RemoveUninteresting does (POSIX extended regular expressions stand in for Go's RE2, which
- * agree on the patterns profilers write).
+ * are merged by that printed name (pprof keeps unnamed functions that differ in start line or
+ * mapping path as separate rows with the same printed name; cprof's unit is the printed name,
+ * as in the corpus oracle). Mappings are merged as pprof's merge does (same size rounded to
+ * 4 KiB, offset and build id or file: the first one met names them all), and a mapping file
+ * that parses as an absolute URL without a build id names its frames "<unknown>", as pprof
+ * clears it. drop_frames/keep_frames prune stacks as pprof's RemoveUninteresting does
+ * (cp_prune.h); rules that do not compile prune nothing, as in pprof.
  *
  * Several profiles added to one accumulator merge as `go tool pprof` merges them: the first
  * fixes the sample types, period type and drop_frames rules; later ones must have the same
@@ -40,10 +44,9 @@ cp_flat *cp_flat_new(unsigned flags);
 void cp_flat_destroy(cp_flat *flat);
 
 /* Adds one profile. Returns 0, or -1 with a message: sample types or period type that differ
- * from the first profile's, values whose absolute sum overflows int64 (checked before anything
- * is added, so such a profile leaves the accumulator unchanged), a drop_frames/keep_frames
- * regex that does not compile, or out of memory (after which the accumulator must be
- * destroyed). */
+ * from the first profile's, values whose absolute sum overflows int64 (both checked before
+ * anything is added, so such a profile leaves the accumulator unchanged), or out of memory
+ * (after which the accumulator must be destroyed). */
 int cp_flat_add(cp_flat *flat, const cp_pprof *profile, char *err, size_t errlen);
 
 size_t cp_flat_nprofiles(const cp_flat *flat);

@@ -193,8 +193,9 @@ static int repeated_varints(decoder *d, const cp_pb_field *f, vec *out, const ch
 	if (f->wire != CP_PB_LEN)
 		return want_wire(d, f, CP_PB_LEN, owner, index, field_name);
 	/* Packed: every complete varint ends in a byte below 0x80, so counting those bytes gives
-	 * an upper bound on the values and the vector grows at most once. */
-	if (vec_reserve(out, cp_pb_packed_count(f->data, f->len)))
+	 * an upper bound on the values and the vector grows at most once (by at least one
+	 * element, so that its storage exists even for an empty field). */
+	if (vec_reserve(out, cp_pb_packed_count(f->data, f->len) + 1))
 		return out_of_memory(d);
 	uint64_t *dst = (uint64_t *)out->items + out->n;
 	cp_pb_reader r = cp_pb_reader_init(f->data, f->len);

@@ -7,8 +7,9 @@
  * with protobuf-c's generated unpacker.
  *
  * Validation: every string index is in range; mapping, location and function ids are non-zero
- * and unique; every referenced id exists (a line's function_id 0 means "no function", as in
- * pprof); every sample has exactly one value per sample type; the profile has at least one
+ * and unique; every referenced id exists (a line's function_id 0 is accepted as "no function"
+ * and named like an unnamed function, as the corpus oracle defines; pprof itself refuses such a
+ * line); every sample has exactly one value per sample type; the profile has at least one
  * sample type; decompressed size is at most limits->max_decompressed.
  *
  * Ownership: cp_pprof_decode copies what it needs from the input; the caller keeps its buffer.

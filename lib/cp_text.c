@@ -32,8 +32,7 @@ void cp_text_tsv(FILE *out, const char *s, size_t len)
 	fwrite(s + run, 1, len - run, out);
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes there are not one. */
-static size_t utf8_sequence(const unsigned char *s, size_t len)
+size_t cp_text_utf8_length(const unsigned char *s, size_t len)
 {
 	unsigned char c = s[0];
 	size_t n;
@@ -83,7 +82,7 @@ void cp_text_json(FILE *out, const char *str, size_t len)
 				fprintf(out, "\\u%04x", c);
 			i++;
 		} else {
-			size_t n = utf8_sequence(s + i, len - i);
+			size_t n = cp_text_utf8_length(s + i, len - i);
 			if (n == 0) {
 				fputs("\xef\xbf\xbd", out); /* U+FFFD for a byte that is not UTF-8 */
 				i++;

@@ -14,6 +14,9 @@
 #include <stdio.h>
 
 void cp_text_tsv(FILE *out, const char *s, size_t len);
+/* Length (1 to 4) of the valid UTF-8 sequence at s, or 0 when the bytes there are not one
+ * (overlong forms, surrogates and code points past U+10FFFF are not valid). len > 0. */
+size_t cp_text_utf8_length(const unsigned char *s, size_t len);
 void cp_text_json(FILE *out, const char *s, size_t len); /* with the surrounding quotes */
 void cp_text_csv(FILE *out, const char *s, size_t len);
 

@@ -1,6 +1,6 @@
 // gofixtures: the Go side of cprof's tests. Subcommands:
 //
-//	toptsv         stdin: `go tool pprof -top` text; stdout: cprof's TSV (see toptsv.go)
+//	toptsv [-rows] stdin: `go tool pprof -top` text; stdout: cprof's TSV (see toptsv.go)
 //	write DIR      writes real profiles made with runtime/pprof into DIR (see write.go)
 //	inspect FILE   prints one line of facts about a profile (see inspect.go)
 package main
@@ -10,7 +10,7 @@ import (
 	"os"
 )
 
-const usage = "usage: gofixtures toptsv | write DIR | inspect FILE"
+const usage = "usage: gofixtures toptsv [-rows] | write DIR | inspect FILE"
 
 func main() {
 	if len(os.Args) < 2 {
@@ -23,14 +23,15 @@ func main() {
 		fmt.Fprintf(os.Stderr, "gofixtures: unknown command %q\n%s\n", os.Args[1], usage)
 		os.Exit(2)
 	}
-	if len(os.Args) != 2+n {
+	withRows := os.Args[1] == "toptsv" && len(os.Args) == 3 && os.Args[2] == "-rows"
+	if len(os.Args) != 2+n && !withRows {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "toptsv":
-		err = topToTSV(os.Stdin, os.Stdout)
+		err = topToTSV(os.Stdin, os.Stdout, withRows)
 	case "write":
 		err = writeProfiles(os.Args[2])
 	case "inspect":

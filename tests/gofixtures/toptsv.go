@@ -1,7 +1,8 @@
 // toptsv: turns the text of `go tool pprof -top -nodecount=1000000 -unit=<the type's own unit>`
 // into cprof's TSV (function, flat, cum; names escaped as \\ \t \n \r), so tests can compare
 // cprof-query with pprof itself. Rows whose printed names collide are summed, and pprof's
-// " (inline)" and " (partial-inline)" suffixes are removed.
+// " (inline)" and " (partial-inline)" suffixes are removed. With -rows, two more columns say how
+// many rows pprof printed for the name and the largest cum among them.
 package main
 
 import (
@@ -37,8 +38,8 @@ func parseValue(s string) (int64, error) {
 	return int64(f), nil
 }
 
-func topToTSV(in io.Reader, out io.Writer) error {
-	type row struct{ flat, cum int64 }
+func topToTSV(in io.Reader, out io.Writer, withRows bool) error {
+	type row struct{ flat, cum, cumMax, rows int64 }
 	rows := map[string]*row{}
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1<<20), 1<<26)
@@ -69,6 +70,10 @@ func topToTSV(in io.Reader, out io.Writer) error {
 		}
 		r.flat += flat
 		r.cum += cum
+		r.rows++
+		if r.rows == 1 || cum > r.cumMax {
+			r.cumMax = cum
+		}
 	}
 	if err := sc.Err(); err != nil {
 		return err
@@ -82,9 +87,18 @@ func topToTSV(in io.Reader, out io.Writer) error {
 	}
 	sort.Strings(names)
 	w := bufio.NewWriter(out)
-	fmt.Fprintln(w, "function\tflat\tcum")
+	if withRows {
+		fmt.Fprintln(w, "function\tflat\tcum\tcum_max\trows")
+	} else {
+		fmt.Fprintln(w, "function\tflat\tcum")
+	}
 	for _, n := range names {
-		fmt.Fprintf(w, "%s\t%d\t%d\n", escaper.Replace(n), rows[n].flat, rows[n].cum)
+		r := rows[n]
+		if withRows {
+			fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\n", escaper.Replace(n), r.flat, r.cum, r.cumMax, r.rows)
+		} else {
+			fmt.Fprintf(w, "%s\t%d\t%d\n", escaper.Replace(n), r.flat, r.cum)
+		}
 	}
 	return w.Flush()
 }
