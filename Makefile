@@ -4,7 +4,7 @@
 # builds go to build/san so they never mix with normal objects.
 
 CC       ?= cc
-PKGS     := rdkafka libprotobuf-c zlib libpq libcurl libpcre2-8
+PKGS     := rdkafka libprotobuf-c zlib libdeflate libpq libcurl libpcre2-8
 SANITIZE ?=
 
 ifeq ($(SANITIZE),)
@@ -27,8 +27,8 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -Ilib -I$(GEN) $(PKG_CFLAGS)
-CFLAGS   += -std=c11 $(OPT) $(WARN) $(SAN_FLAGS)
-LDFLAGS  += $(SAN_FLAGS)
+CFLAGS   += -std=c11 -pthread $(OPT) $(WARN) $(SAN_FLAGS)
+LDFLAGS  += -pthread $(SAN_FLAGS)
 LDLIBS   += $(PKG_LIBS) -lm
 
 PROTOS    := proto/profile.proto proto/cprof.proto
@@ -122,7 +122,7 @@ demo: deps
 FUZZ_BIN := build/fuzz/fuzz_pprof
 $(FUZZ_BIN): tests/fuzz/fuzz_pprof.c $(LIB_SRC) $(GEN_SRC) $(GEN_HDR)
 	@mkdir -p $(dir $@)
-	clang $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	clang $(CPPFLAGS) -std=c11 -pthread -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	  tests/fuzz/fuzz_pprof.c $(LIB_SRC) $(GEN_SRC) $(PKG_LIBS) -o $@
 
 fuzz: $(FUZZ_BIN)

@@ -100,6 +100,23 @@ char *cp_arena_strndup(cp_arena *arena, const char *src, size_t len)
 	return p;
 }
 
+void cp_arena_reset(cp_arena *arena, size_t cap_bytes)
+{
+	chunk *keep = arena->head; /* the newest chunk is the largest */
+	if (keep) {
+		chunk *c = keep->prev;
+		while (c) {
+			chunk *prev = c->prev;
+			free(c);
+			c = prev;
+		}
+		keep->prev = NULL;
+		keep->used = 0;
+	}
+	arena->handed_out = 0;
+	arena->cap = cap_bytes;
+}
+
 size_t cp_arena_used(const cp_arena *arena)
 {
 	return arena->handed_out;

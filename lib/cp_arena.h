@@ -24,6 +24,10 @@ void *cp_arena_calloc(cp_arena *arena, size_t n, size_t size);
 /* Copies len bytes and appends a NUL. */
 char *cp_arena_strndup(cp_arena *arena, const char *src, size_t len);
 
+/* Forgets every allocation and sets a new cap, keeping the largest chunk for reuse, so an arena
+ * reused for object after object stops asking the system for memory. */
+void cp_arena_reset(cp_arena *arena, size_t cap_bytes);
+
 /* Bytes handed out so far (what the cap is compared with). */
 size_t cp_arena_used(const cp_arena *arena);
 

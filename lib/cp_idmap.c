@@ -42,10 +42,8 @@ int cp_idmap_put(cp_idmap *map, uint64_t id, uint32_t index)
 	}
 }
 
-uint32_t cp_idmap_get(const cp_idmap *map, uint64_t id)
+uint32_t cp_idmap_get_hashed(const cp_idmap *map, uint64_t id)
 {
-	if (map->direct)
-		return id < map->ndirect ? map->direct[id] - 1 : CP_IDMAP_NONE;
 	for (size_t s = slot_of(id, map->hash_mask);; s = (s + 1) & map->hash_mask) {
 		if (!map->hash_vals[s])
 			return CP_IDMAP_NONE;

@@ -25,7 +25,14 @@ typedef struct {
 int cp_idmap_init(cp_idmap *map, cp_arena *arena, size_t count, uint64_t max_id);
 /* Adds id -> index. Returns 0, or -1 when the id is already present. */
 int cp_idmap_put(cp_idmap *map, uint64_t id, uint32_t index);
-/* Returns the index of id, or CP_IDMAP_NONE. */
-uint32_t cp_idmap_get(const cp_idmap *map, uint64_t id);
+uint32_t cp_idmap_get_hashed(const cp_idmap *map, uint64_t id);
+
+/* Returns the index of id, or CP_IDMAP_NONE. Inline: the decoder calls it once per reference. */
+static inline uint32_t cp_idmap_get(const cp_idmap *map, uint64_t id)
+{
+	if (map->direct)
+		return id < map->ndirect ? map->direct[id] - 1 : CP_IDMAP_NONE;
+	return cp_idmap_get_hashed(map, id);
+}
 
 #endif

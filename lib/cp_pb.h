@@ -34,6 +34,12 @@ typedef struct {
 	size_t offset;        /* byte offset of the field's key from the reader's start */
 } cp_pb_field;
 
+#if defined(__GNUC__)
+#define CP_PB_INLINE static inline __attribute__((always_inline))
+#else
+#define CP_PB_INLINE static inline
+#endif
+
 static inline cp_pb_reader cp_pb_reader_init(const uint8_t *data, size_t len)
 {
 	cp_pb_reader r = {data, data, data + len};
@@ -45,7 +51,7 @@ static inline int cp_pb_more(const cp_pb_reader *r)
 	return r->pos < r->end;
 }
 
-static inline cp_pb_status cp_pb_varint(cp_pb_reader *r, uint64_t *out)
+CP_PB_INLINE cp_pb_status cp_pb_varint(cp_pb_reader *r, uint64_t *out)
 {
 	const uint8_t *p = r->pos;
 	if (p < r->end && *p < 0x80) { /* the common one-byte case */
@@ -69,10 +75,13 @@ static inline cp_pb_status cp_pb_varint(cp_pb_reader *r, uint64_t *out)
 }
 
 /* Reads one field: its key and its value (for LEN, the payload's bounds). */
-static inline cp_pb_status cp_pb_next(cp_pb_reader *r, cp_pb_field *f)
+CP_PB_INLINE cp_pb_status cp_pb_next(cp_pb_reader *r, cp_pb_field *f)
 {
 	uint64_t key;
 	f->offset = (size_t)(r->pos - r->start);
+	f->value = 0; /* every member defined, whatever the wire type */
+	f->data = NULL;
+	f->len = 0;
 	cp_pb_status st = cp_pb_varint(r, &key);
 	if (st)
 		return st;

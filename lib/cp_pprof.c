@@ -20,12 +20,6 @@
 #include "cp_inflate.h"
 #include "cp_pb.h"
 
-struct cp_pprof_private {
-	cp_arena *arena;
-	uint8_t *bytes;   /* the protobuf, decompressed or copied; strings point into it */
-	cp_pstr *strings; /* malloc'd string table */
-};
-
 /* Top-level field numbers of perftools.profiles.Profile. */
 enum {
 	F_SAMPLE_TYPE = 1,
@@ -112,6 +106,16 @@ typedef struct {
 	vec ids, values, labels, lines, line_functions;
 } decoder;
 
+struct cp_pprof_decoder {
+	cp_pprof_limits limits;
+	cp_pprof profile;     /* the last profile decoded */
+	decoder d;            /* its vectors keep their storage from one profile to the next */
+	cp_arena *arena;      /* reset, not freed, between profiles */
+	cp_inflater *inflater;
+	uint8_t *bytes;       /* the protobuf, decompressed or copied; strings point into it */
+	size_t bytes_size;
+};
+
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
@@ -151,17 +155,25 @@ static const char *wire_name(uint32_t wire)
 	return "invalid";
 }
 
-/* Checks a known field's wire type. what names the field, e.g. "location 3: field 4 (line)". */
-static int want_wire(decoder *d, const cp_pb_field *f, uint32_t wire, const char *owner,
-		     size_t index, const char *field_name)
+/* Reports a known field with the wrong wire type; owner/index/field_name say where. */
+#if defined(__GNUC__)
+__attribute__((cold, noinline))
+#endif
+static int wrong_wire(decoder *d, const cp_pb_field *f, uint32_t wire, const char *owner, size_t index,
+		      const char *field_name)
 {
-	if (f->wire == wire)
-		return 0;
 	if (index == SIZE_MAX)
 		return fail(d, "%s field %" PRIu32 " (%s) has wire type %s, expected %s", owner,
 			    f->number, field_name, wire_name(f->wire), wire_name(wire));
 	return fail(d, "%s %zu: field %" PRIu32 " (%s) has wire type %s, expected %s", owner, index,
 		    f->number, field_name, wire_name(f->wire), wire_name(wire));
+}
+
+/* Checks a known field's wire type: the check inline, the report out of line. */
+static inline int want_wire(decoder *d, const cp_pb_field *f, uint32_t wire, const char *owner, size_t index,
+			    const char *field_name)
+{
+	return f->wire == wire ? 0 : wrong_wire(d, f, wire, owner, index, field_name);
 }
 
 /* Validates a string index; owner/index/field_name say where it was found. */
@@ -198,13 +210,26 @@ static int repeated_varints(decoder *d, const cp_pb_field *f, vec *out, const ch
 	if (vec_reserve(out, cp_pb_packed_count(f->data, f->len) + 1))
 		return out_of_memory(d);
 	uint64_t *dst = (uint64_t *)out->items + out->n;
-	cp_pb_reader r = cp_pb_reader_init(f->data, f->len);
+	const uint8_t *p = f->data, *end = f->data + f->len;
 	size_t n = 0;
-	while (cp_pb_more(&r)) {
+	while (p < end) {
+		/* Ids and small counts are one or two bytes: take those without the general loop. */
+		if (p[0] < 0x80) {
+			dst[n++] = p[0];
+			p++;
+			continue;
+		}
+		if (end - p >= 2 && p[1] < 0x80) {
+			dst[n++] = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+			p += 2;
+			continue;
+		}
+		cp_pb_reader r = cp_pb_reader_init(p, (size_t)(end - p));
 		cp_pb_status st = cp_pb_varint(&r, &dst[n]);
 		if (st)
 			return fail(d, "%s %zu: %s: %s", owner, index, field_name, cp_pb_status_text(st));
 		n++;
+		p = r.pos;
 	}
 	out->n += n;
 	return 0;
@@ -705,88 +730,122 @@ static int decode_protobuf(decoder *d)
 	return 0;
 }
 
-int cp_pprof_decode(const uint8_t *data, size_t len, const cp_pprof_limits *limits, cp_pprof **out,
-		    char *err, size_t errlen)
+cp_pprof_decoder *cp_pprof_decoder_new(const cp_pprof_limits *limits)
 {
-	size_t cap = limits && limits->max_decompressed ? limits->max_decompressed
-							: CP_PPROF_DEFAULT_MAX_DECOMPRESSED;
+	cp_pprof_decoder *ctx = calloc(1, sizeof *ctx);
+	if (!ctx)
+		return NULL;
+	ctx->limits.max_decompressed = limits && limits->max_decompressed ? limits->max_decompressed
+									   : CP_PPROF_DEFAULT_MAX_DECOMPRESSED;
+	ctx->arena = cp_arena_new(0);
+	ctx->inflater = cp_inflater_new();
+	if (!ctx->arena || !ctx->inflater) {
+		cp_pprof_decoder_free(ctx);
+		return NULL;
+	}
+	decoder *d = &ctx->d;
+	d->sample_types.elem = d->samples.elem = d->mappings.elem = sizeof(span);
+	d->locations.elem = d->functions.elem = sizeof(span);
+	d->comments.elem = d->ids.elem = d->values.elem = d->line_functions.elem = sizeof(uint64_t);
+	d->strings.elem = sizeof(cp_pstr);
+	d->labels.elem = sizeof(cp_pprof_label);
+	d->lines.elem = sizeof(cp_pprof_line);
+	return ctx;
+}
+
+void cp_pprof_decoder_free(cp_pprof_decoder *ctx)
+{
+	if (!ctx)
+		return;
+	decoder *d = &ctx->d;
+	vec *vecs[] = {&d->sample_types, &d->samples, &d->mappings, &d->locations, &d->functions, &d->comments,
+		       &d->strings, &d->ids, &d->values, &d->labels, &d->lines, &d->line_functions};
+	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
+		free(vecs[i]->items);
+	cp_arena_destroy(ctx->arena);
+	cp_inflater_free(ctx->inflater);
+	free(ctx->bytes);
+	free(ctx);
+}
+
+int cp_pprof_decoder_decode(cp_pprof_decoder *ctx, const uint8_t *data, size_t len, const cp_pprof **out,
+			    char *err, size_t errlen)
+{
+	size_t cap = ctx->limits.max_decompressed;
 	*out = NULL;
 	if (len == 0) {
 		snprintf(err, errlen, "empty input (0 bytes): not a profile");
 		return -1;
 	}
-
-	cp_pprof *p = calloc(1, sizeof *p);
-	struct cp_pprof_private *priv = calloc(1, sizeof *priv);
-	if (!p || !priv) {
-		free(p);
-		free(priv);
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	p->priv = priv;
-
 	size_t size = len;
 	if (cp_is_gzip(data, len)) {
-		if (cp_gunzip(data, len, cap, &priv->bytes, &size, err, errlen))
-			goto fail;
+		if (cp_inflater_gunzip(ctx->inflater, data, len, cap, &ctx->bytes, &ctx->bytes_size, &size, err, errlen))
+			return -1;
 		if (size == 0) {
 			snprintf(err, errlen, "gzip stream decompresses to 0 bytes: not a profile");
-			goto fail;
+			return -1;
 		}
 	} else {
 		if (len > cap) {
 			snprintf(err, errlen, "protobuf of %zu bytes exceeds the cap of %zu bytes", len, cap);
-			goto fail;
+			return -1;
 		}
-		priv->bytes = malloc(len);
-		if (!priv->bytes) {
-			snprintf(err, errlen, "out of memory for %zu bytes", len);
-			goto fail;
+		if (ctx->bytes_size < len) {
+			uint8_t *grown = realloc(ctx->bytes, len);
+			if (!grown) {
+				snprintf(err, errlen, "out of memory for %zu bytes", len);
+				return -1;
+			}
+			ctx->bytes = grown;
+			ctx->bytes_size = len;
 		}
-		memcpy(priv->bytes, data, len);
+		memcpy(ctx->bytes, data, len);
 	}
-	p->encoded_size = size;
 
 	/* The decoded form cannot outgrow the encoding by more than a constant factor (the largest
 	 * ratio is an empty sample: 2 bytes in, one struct out); the cap makes that explicit. */
-	priv->arena = cp_arena_new(size * 32 + ((size_t)1 << 20));
-	if (!priv->arena) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	decoder d = {
-		.p = p, .arena = priv->arena, .buf = priv->bytes, .len = size, .err = err, .errlen = errlen,
-		.sample_types.elem = sizeof(span), .samples.elem = sizeof(span), .mappings.elem = sizeof(span),
-		.locations.elem = sizeof(span), .functions.elem = sizeof(span), .comments.elem = sizeof(uint64_t),
-		.strings.elem = sizeof(cp_pstr), .ids.elem = sizeof(uint64_t), .values.elem = sizeof(uint64_t),
-		.labels.elem = sizeof(cp_pprof_label), .lines.elem = sizeof(cp_pprof_line),
-		.line_functions.elem = sizeof(uint64_t),
-	};
-	int rc = decode_protobuf(&d);
-	priv->strings = (cp_pstr *)d.strings.items; /* kept: the profile's string table */
-	vec *scratch[] = {&d.sample_types, &d.samples, &d.mappings, &d.locations, &d.functions,
-			  &d.comments, &d.ids, &d.values, &d.labels, &d.lines, &d.line_functions};
-	for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++)
-		free(scratch[i]->items);
-	if (rc)
-		goto fail;
+	cp_arena_reset(ctx->arena, size * 32 + ((size_t)1 << 20));
+	cp_pprof *p = &ctx->profile;
+	*p = (cp_pprof){.encoded_size = size};
+	decoder *d = &ctx->d;
+	vec *vecs[] = {&d->sample_types, &d->samples, &d->mappings, &d->locations, &d->functions, &d->comments,
+		       &d->strings, &d->ids, &d->values, &d->labels, &d->lines, &d->line_functions};
+	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
+		vecs[i]->n = 0;
+	d->p = p;
+	d->arena = ctx->arena;
+	d->buf = ctx->bytes;
+	d->len = size;
+	d->err = err;
+	d->errlen = errlen;
+	d->top = (scalars){0};
+	if (decode_protobuf(d))
+		return -1;
 	*out = p;
 	return 0;
-fail:
-	cp_pprof_free(p);
-	return -1;
+}
+
+int cp_pprof_decode(const uint8_t *data, size_t len, const cp_pprof_limits *limits, cp_pprof **out, char *err,
+		    size_t errlen)
+{
+	*out = NULL;
+	cp_pprof_decoder *ctx = cp_pprof_decoder_new(limits);
+	if (!ctx) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	const cp_pprof *p;
+	if (cp_pprof_decoder_decode(ctx, data, len, &p, err, errlen)) {
+		cp_pprof_decoder_free(ctx);
+		return -1;
+	}
+	ctx->profile.owner = ctx;
+	*out = &ctx->profile;
+	return 0;
 }
 
 void cp_pprof_free(cp_pprof *profile)
 {
-	if (!profile)
-		return;
-	if (profile->priv) {
-		cp_arena_destroy(profile->priv->arena);
-		free(profile->priv->strings);
-		free(profile->priv->bytes);
-		free(profile->priv);
-	}
-	free(profile);
+	if (profile)
+		cp_pprof_decoder_free(profile->owner);
 }

@@ -12,8 +12,11 @@
  * line); every sample has exactly one value per sample type; the profile has at least one
  * sample type; decompressed size is at most limits->max_decompressed.
  *
- * Ownership: cp_pprof_decode copies what it needs from the input; the caller keeps its buffer.
- * The returned profile owns all its memory; free it with cp_pprof_free. */
+ * Two ways to decode. cp_pprof_decode returns a profile that owns all its memory (free it with
+ * cp_pprof_free). A cp_pprof_decoder is for decoding profile after profile, as a worker does: it
+ * keeps its memory (arena, buffers, tables) from one profile to the next, so steady-state
+ * decoding asks the system for none; the profile it returns lives until the next decode on the
+ * same decoder. Either way the input is copied where needed; the caller keeps its buffer. */
 #ifndef CP_PPROF_H
 #define CP_PPROF_H
 
@@ -82,8 +85,10 @@ typedef struct cp_pprof {
 	cp_pprof_value_type period_type; /* {0, 0} when absent */
 	size_t encoded_size;             /* bytes of protobuf after decompression */
 
-	struct cp_pprof_private *priv;
+	struct cp_pprof_decoder *owner; /* private: the decoder cp_pprof_free releases, if any */
 } cp_pprof;
+
+typedef struct cp_pprof_decoder cp_pprof_decoder;
 
 typedef struct {
 	size_t max_decompressed; /* cap on the protobuf size after gunzip; 0: the default */
@@ -95,6 +100,16 @@ int cp_pprof_decode(const uint8_t *data, size_t len, const cp_pprof_limits *limi
 		    cp_pprof **out, char *err, size_t errlen);
 
 void cp_pprof_free(cp_pprof *profile);
+
+/* A decoder for many profiles, one thread at a time. limits may be NULL for the defaults.
+ * NULL when out of memory. */
+cp_pprof_decoder *cp_pprof_decoder_new(const cp_pprof_limits *limits);
+void cp_pprof_decoder_free(cp_pprof_decoder *decoder);
+
+/* As cp_pprof_decode, into the decoder's memory: *out is valid until the next call on this
+ * decoder or its cp_pprof_decoder_free, and must not be given to cp_pprof_free. */
+int cp_pprof_decoder_decode(cp_pprof_decoder *decoder, const uint8_t *data, size_t len,
+			    const cp_pprof **out, char *err, size_t errlen);
 
 /* The string at a validated index. */
 static inline cp_pstr cp_pprof_string(const cp_pprof *profile, uint32_t index)

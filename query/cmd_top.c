@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include "commands.h"
-#include "cp_file.h"
 #include "cp_flat.h"
 #include "cp_pprof.h"
+#include "cp_profile_files.h"
 #include "top.h"
 
 static const char top_usage[] =
@@ -188,28 +188,21 @@ static long resolve_sample_index(const cp_flat *flat, const top_options *o)
 	return (long)n - 1;
 }
 
-/* Reads, decodes and adds every file; the first failure is reported with its file name. */
+static int add_to_flat(const cp_pprof *profile, const char *path, void *flat, char *err, size_t errlen)
+{
+	(void)path;
+	return cp_flat_add(flat, profile, err, errlen);
+}
+
+/* Decodes every file (on all cores) and adds them in order; the first failure is reported with
+ * its file name. */
 static int flatten_files(cp_flat *flat, const top_options *o)
 {
-	char err[512];
-	cp_pprof_limits limits = {.max_decompressed = o->max_size};
-	for (size_t i = 0; i < o->nfiles; i++) {
-		uint8_t *data;
-		size_t len;
-		cp_pprof *profile = NULL;
-		if (cp_file_read(o->files[i], o->max_size, &data, &len, err, sizeof err)) {
-			fprintf(stderr, "cprof-query top: %s\n", err);
-			return -1;
-		}
-		int rc = cp_pprof_decode(data, len, &limits, &profile, err, sizeof err);
-		free(data);
-		if (rc == 0)
-			rc = cp_flat_add(flat, profile, err, sizeof err);
-		cp_pprof_free(profile);
-		if (rc) {
-			fprintf(stderr, "cprof-query top: %s: %s\n", o->files[i], err);
-			return -1;
-		}
+	char err[640];
+	if (cp_profile_files_each((const char *const *)o->files, o->nfiles, o->max_size, 0, add_to_flat, flat, err,
+				  sizeof err)) {
+		fprintf(stderr, "cprof-query top: %s\n", err);
+		return -1;
 	}
 	return 0;
 }
