@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int cp_file_read(const char *path, size_t cap, uint8_t **data, size_t *len, char *err, size_t errlen)
 {
@@ -15,7 +16,17 @@ int cp_file_read(const char *path, size_t cap, uint8_t **data, size_t *len, char
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	/* A regular file's size is known: refuse it before reading, and read it in one buffer. */
+	struct stat st;
 	size_t size = 0, alloc = 64 * 1024;
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
+		if ((uintmax_t)st.st_size > cap) {
+			snprintf(err, errlen, "%s: larger than the cap of %zu bytes", path, cap);
+			fclose(f);
+			return -1;
+		}
+		alloc = (size_t)st.st_size + 1; /* +1: end of file is seen without growing */
+	}
 	uint8_t *buf = malloc(alloc);
 	int rc = -1;
 	if (!buf) {
@@ -28,13 +39,14 @@ int cp_file_read(const char *path, size_t cap, uint8_t **data, size_t *len, char
 				snprintf(err, errlen, "%s: larger than the cap of %zu bytes", path, cap);
 				goto out;
 			}
-			uint8_t *nb = realloc(buf, alloc * 2);
+			size_t grown = alloc > cap / 2 ? cap + 1 : alloc * 2; /* never more than cap + 1 */
+			uint8_t *nb = realloc(buf, grown);
 			if (!nb) {
 				snprintf(err, errlen, "%s: out of memory", path);
 				goto out;
 			}
 			buf = nb;
-			alloc *= 2;
+			alloc = grown;
 		}
 		size_t n = fread(buf + size, 1, alloc - size, f);
 		size += n;

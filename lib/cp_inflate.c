@@ -52,14 +52,15 @@ static int reserve(uint8_t **buf, size_t *buf_size, size_t want)
 }
 
 /* The size the whole output probably has: the last member's trailer (size mod 2^32) when it
- * is plausible, else four times the input; within [4096, limit]. */
+ * is plausible, else four times the input; within [4096, limit]. Deflate expands at most
+ * 1032:1, so a trailer claiming more is forged and not believed. */
 static size_t expected_size(const uint8_t *in, size_t in_len, size_t limit)
 {
 	size_t guess = in_len * 4;
 	if (in_len >= 18) {
 		const uint8_t *t = in + in_len - 4;
 		size_t isize = (size_t)t[0] | (size_t)t[1] << 8 | (size_t)t[2] << 16 | (size_t)t[3] << 24;
-		if (isize >= in_len / 2)
+		if (isize >= in_len / 2 && isize / 1032 <= in_len)
 			guess = isize;
 	}
 	if (guess < 4096)

@@ -9,12 +9,13 @@
 
 #include "cp_text.h"
 
-enum { DFA_WORKSPACE = 4096 };
+enum { DFA_WORKSPACE_FIRST = 4096, DFA_WORKSPACE_MAX = 1 << 22 /* ints: 16 MiB */ };
 
 struct cp_prune {
 	pcre2_code *drop, *keep;
 	pcre2_match_data *match;
-	int workspace[DFA_WORKSPACE]; /* the DFA matcher's state sets */
+	int *workspace; /* the DFA matcher's state sets; grows when a pattern needs more */
+	size_t workspace_size;
 };
 
 /* RE2 refuses backreferences, lookaround, atomic groups, recursion, conditionals and
@@ -101,7 +102,9 @@ cp_prune *cp_prune_new(const char *drop, size_t drop_len, const char *keep, size
 		return NULL;
 	}
 	prune->match = pcre2_match_data_create(1, NULL);
-	if (!prune->match) {
+	prune->workspace_size = DFA_WORKSPACE_FIRST;
+	prune->workspace = malloc(prune->workspace_size * sizeof *prune->workspace);
+	if (!prune->match || !prune->workspace) {
 		cp_prune_free(prune);
 		return NULL;
 	}
@@ -115,6 +118,7 @@ void cp_prune_free(cp_prune *prune)
 	pcre2_code_free(prune->drop);
 	pcre2_code_free(prune->keep);
 	pcre2_match_data_free(prune->match);
+	free(prune->workspace);
 	free(prune);
 }
 
@@ -137,14 +141,25 @@ static size_t simplified(const char *s, size_t len, size_t *start)
 	return len - *start;
 }
 
-/* The DFA matcher runs in time linear in the name for a given pattern, as RE2 does, so no
- * pattern can make matching backtrack for ever. A pattern whose state sets overflow the
- * workspace counts as not matching. */
+/* The DFA matcher never backtracks: for a given pattern its time grows linearly with the name,
+ * as RE2's does. Patterns with many simultaneous states (nested counted repeats) need a larger
+ * workspace, which grows up to 16 MiB; past that (no pattern a profiler writes comes near) the
+ * name counts as not matching. Returns 1, 0, or -1 when out of memory. */
 static int matches(cp_prune *prune, const pcre2_code *code, const char *s, size_t len)
 {
-	int rc = pcre2_dfa_match(code, (PCRE2_SPTR)s, len, 0, 0, prune->match, NULL, prune->workspace,
-				 DFA_WORKSPACE);
-	return rc >= 0;
+	for (;;) {
+		int rc = pcre2_dfa_match(code, (PCRE2_SPTR)s, len, 0, 0, prune->match, NULL, prune->workspace,
+					 prune->workspace_size);
+		if (rc != PCRE2_ERROR_DFA_WSSIZE)
+			return rc >= 0;
+		if (prune->workspace_size >= DFA_WORKSPACE_MAX)
+			return 0;
+		int *grown = realloc(prune->workspace, prune->workspace_size * 2 * sizeof *grown);
+		if (!grown)
+			return -1;
+		prune->workspace = grown;
+		prune->workspace_size *= 2;
+	}
 }
 
 int cp_prune_drops(cp_prune *prune, const char *name, size_t len)
@@ -181,7 +196,11 @@ int cp_prune_drops(cp_prune *prune, const char *name, size_t len)
 		s = valid;
 		n = out;
 	}
-	int drop = matches(prune, prune->drop, s, n) && !(prune->keep && matches(prune, prune->keep, s, n));
+	int drop = matches(prune, prune->drop, s, n);
+	if (drop == 1 && prune->keep) {
+		int keep = matches(prune, prune->keep, s, n);
+		drop = keep < 0 ? -1 : !keep;
+	}
 	free(valid);
 	return drop;
 }

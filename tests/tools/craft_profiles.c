@@ -1437,6 +1437,14 @@ static void craft_drop_regex_cases(const output *out)
 	craft_drop_regex_case(out, "drop_frames_literal_braces.pb.gz", "pprof", ".*{{closure}}", NULL, brace_names, 3,
 			      0x5eed0027, "drop_frames with braces that are not a repetition ({{closure}}: RE2 reads them as text)");
 
+	/* (.*a){200} keeps up to 200 DFA states alive at once: more than a small fixed workspace
+	 * holds, so this checks that matching grows its workspace rather than giving up. */
+	static char long_a[301];
+	memset(long_a, 'a', 300);
+	static const char *const many_state_names[] = {long_a, "compute", "serve"};
+	craft_drop_regex_case(out, "drop_frames_many_states.pb.gz", "pprof", "(.*a){200}", NULL, many_state_names, 3,
+			      0x5eed0028, "drop_frames (.*a){200} against a name of 300 a's (many simultaneous matcher states)");
+
 	static const char *const invalid_names[] = {"alloc", "compute", "serve"};
 	craft_drop_regex_case(out, "drop_frames_invalid_regex.pb.gz", "pprof", "alloc(", NULL, invalid_names, 3,
 			      0x5eed0020, "drop_frames that does not compile (pprof then prunes nothing)");
