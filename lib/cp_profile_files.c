@@ -31,14 +31,17 @@ typedef struct {
 	pthread_t thread;
 	size_t index;
 	slot slots[DEPTH];
+	pthread_cond_t slot_freed; /* the consumer emptied one of this worker's slots, or stop */
 	struct pipeline *pipe;
 } worker;
 
+/* Wakeups are targeted (a worker's own condition, or the consumer's): a broadcast to every
+ * thread on each hand-off showed up as scheduler time in profiles. */
 typedef struct pipeline {
 	const char *const *paths;
 	size_t npaths, nworkers, max_size;
 	pthread_mutex_t mu;
-	pthread_cond_t changed;
+	pthread_cond_t slot_filled; /* a worker published a slot */
 	int stop;
 	worker *workers;
 } pipeline;
@@ -63,7 +66,7 @@ static void *decode_files(void *arg)
 		slot *s = &w->slots[k];
 		pthread_mutex_lock(&pipe->mu);
 		while (s->state != SLOT_EMPTY && !pipe->stop)
-			pthread_cond_wait(&pipe->changed, &pipe->mu);
+			pthread_cond_wait(&w->slot_freed, &pipe->mu);
 		int stop = pipe->stop;
 		pthread_mutex_unlock(&pipe->mu);
 		if (stop)
@@ -90,7 +93,7 @@ static void *decode_files(void *arg)
 		s->state = rc ? SLOT_FAILED : SLOT_READY;
 		if (rc)
 			memcpy(s->err, err, sizeof err);
-		pthread_cond_broadcast(&pipe->changed);
+		pthread_cond_signal(&pipe->slot_filled);
 		pthread_mutex_unlock(&pipe->mu);
 		if (rc)
 			break;
@@ -100,7 +103,7 @@ static void *decode_files(void *arg)
 	pthread_mutex_lock(&pipe->mu);
 	for (size_t k = 0; k < DEPTH; k++)
 		while (w->slots[k].state == SLOT_READY && !pipe->stop)
-			pthread_cond_wait(&pipe->changed, &pipe->mu);
+			pthread_cond_wait(&w->slot_freed, &pipe->mu);
 	pthread_mutex_unlock(&pipe->mu);
 	for (size_t k = 0; k < DEPTH; k++)
 		cp_pprof_decoder_free(decoders[k]);
@@ -130,7 +133,9 @@ int cp_profile_files_each(const char *const *paths, size_t npaths, size_t max_si
 		return -1;
 	}
 	pthread_mutex_init(&pipe.mu, NULL);
-	pthread_cond_init(&pipe.changed, NULL);
+	pthread_cond_init(&pipe.slot_filled, NULL);
+	for (size_t w = 0; w < pipe.nworkers; w++)
+		pthread_cond_init(&pipe.workers[w].slot_freed, NULL);
 
 	size_t started = 0;
 	for (; started < pipe.nworkers; started++) {
@@ -150,7 +155,7 @@ int cp_profile_files_each(const char *const *paths, size_t npaths, size_t max_si
 		slot *s = slot_of(&pipe, i);
 		pthread_mutex_lock(&pipe.mu);
 		while (s->state == SLOT_EMPTY || s->file != i)
-			pthread_cond_wait(&pipe.changed, &pipe.mu);
+			pthread_cond_wait(&pipe.slot_filled, &pipe.mu);
 		pthread_mutex_unlock(&pipe.mu);
 
 		if (s->state == SLOT_FAILED) {
@@ -166,17 +171,20 @@ int cp_profile_files_each(const char *const *paths, size_t npaths, size_t max_si
 		pthread_mutex_lock(&pipe.mu);
 		s->state = SLOT_EMPTY;
 		pipe.stop = rc != 0;
-		pthread_cond_broadcast(&pipe.changed);
+		pthread_cond_signal(&pipe.workers[i % pipe.nworkers].slot_freed);
 		pthread_mutex_unlock(&pipe.mu);
 	}
 
 	pthread_mutex_lock(&pipe.mu);
 	pipe.stop = 1;
-	pthread_cond_broadcast(&pipe.changed);
+	for (size_t w = 0; w < pipe.nworkers; w++)
+		pthread_cond_signal(&pipe.workers[w].slot_freed);
 	pthread_mutex_unlock(&pipe.mu);
 	for (size_t w = 0; w < started; w++)
 		pthread_join(pipe.workers[w].thread, NULL);
-	pthread_cond_destroy(&pipe.changed);
+	for (size_t w = 0; w < pipe.nworkers; w++)
+		pthread_cond_destroy(&pipe.workers[w].slot_freed);
+	pthread_cond_destroy(&pipe.slot_filled);
 	pthread_mutex_destroy(&pipe.mu);
 	free(pipe.workers);
 	return rc;
