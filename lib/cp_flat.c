@@ -116,20 +116,22 @@ static int pstr_eq(cp_pstr a, cp_pstr b)
 
 /* ------------------------------------------------------------------ function names */
 
-static int ftable_rehash(cp_flat *f, size_t slots)
+/* Rebuilds an open-addressing index (slot = entry + 1, 0 empty) of count entries whose hashes
+ * are given, into slots slots (a power of two). Used by the name and mapping-key tables. */
+static int rebuild_index(uint32_t **table, size_t *mask, const uint64_t *hashes, size_t count, size_t slots)
 {
 	uint32_t *t = calloc(slots, sizeof *t);
 	if (!t)
 		return -1;
-	for (size_t id = 0; id < f->nfuncs; id++) {
-		size_t s = (size_t)f->fhash[id] & (slots - 1);
+	for (size_t i = 0; i < count; i++) {
+		size_t s = (size_t)hashes[i] & (slots - 1);
 		while (t[s])
 			s = (s + 1) & (slots - 1);
-		t[s] = (uint32_t)id + 1;
+		t[s] = (uint32_t)i + 1;
 	}
-	free(f->ftable);
-	f->ftable = t;
-	f->ftable_mask = slots - 1;
+	free(*table);
+	*table = t;
+	*mask = slots - 1;
 	return 0;
 }
 
@@ -169,7 +171,7 @@ static uint32_t intern(cp_flat *f, const char *s, size_t len)
 	memset(&f->fcum[id * f->ntypes], 0, f->ntypes * sizeof *f->fcum);
 	f->nfuncs++;
 	f->ftable[slot] = (uint32_t)id + 1;
-	if (f->nfuncs * 2 > f->ftable_mask + 1 && ftable_rehash(f, (f->ftable_mask + 1) * 2))
+	if (f->nfuncs * 2 > f->ftable_mask + 1 && rebuild_index(&f->ftable, &f->ftable_mask, f->fhash, f->nfuncs, (f->ftable_mask + 1) * 2))
 		return NONE;
 	return (uint32_t)id;
 }
@@ -241,23 +243,6 @@ static int parses_as_absolute_url(const char *s, size_t len)
 	return valid_escapes(rest, rest_len);
 }
 
-static int mapkey_rehash(cp_flat *f, size_t slots)
-{
-	uint32_t *t = calloc(slots, sizeof *t);
-	if (!t)
-		return -1;
-	for (size_t k = 0; k < f->nmapkeys; k++) {
-		size_t s = (size_t)f->mapkey_hash[k] & (slots - 1);
-		while (t[s])
-			s = (s + 1) & (slots - 1);
-		t[s] = (uint32_t)k + 1;
-	}
-	free(f->mapkey_table);
-	f->mapkey_table = t;
-	f->mapkey_mask = slots - 1;
-	return 0;
-}
-
 static int reserve_mapkeys(cp_flat *f, size_t need)
 {
 	size_t cap = next_capacity(f->cap_mapkeys, need);
@@ -285,7 +270,7 @@ static uint32_t mapping_key(cp_flat *f, const cp_pprof *p, uint32_t m)
 	cp_pstr id = build_id.len ? build_id : file;
 	uint64_t h = cp_hash_bytes(id.ptr, id.len) ^ cp_hash_mix(size ^ cp_hash_mix(mp->file_offset));
 
-	if (!f->mapkey_table && mapkey_rehash(f, 64))
+	if (!f->mapkey_table && rebuild_index(&f->mapkey_table, &f->mapkey_mask, f->mapkey_hash, f->nmapkeys, 64))
 		return NONE;
 	size_t slot = (size_t)h & f->mapkey_mask;
 	for (uint32_t v; (v = f->mapkey_table[slot]); slot = (slot + 1) & f->mapkey_mask) {
@@ -310,7 +295,7 @@ static uint32_t mapping_key(cp_flat *f, const cp_pprof *p, uint32_t m)
 	f->mapkey_name[k] = NONE;
 	f->mapkey_table[slot] = (uint32_t)k + 1;
 	f->nmapkeys++;
-	if (f->nmapkeys * 2 > f->mapkey_mask + 1 && mapkey_rehash(f, (f->mapkey_mask + 1) * 2))
+	if (f->nmapkeys * 2 > f->mapkey_mask + 1 && rebuild_index(&f->mapkey_table, &f->mapkey_mask, f->mapkey_hash, f->nmapkeys, (f->mapkey_mask + 1) * 2))
 		return NONE;
 	return f->map_key[m] = (uint32_t)k;
 }

@@ -777,22 +777,30 @@ static void craft_same_name_functions(const output *out)
 /* ------------------------------------------------------------------ names */
 
 /* Random stacks over a list of function names, main at the root. */
+/* nsamples CPU samples, each a random stack of 1 to max_depth + 1 frames drawn from locs (the
+ * first nlocs of them), called from a common "main". */
+static void stacks_over_locations(builder *b, rng *r, const uint64_t *locs, int64_t nlocs, int64_t max_depth,
+				  int nsamples)
+{
+	uint64_t main_loc = frame(b, "main");
+	for (int i = 0; i < nsamples; i++) {
+		uint64_t stack[64];
+		size_t n = 0;
+		int64_t depth = 1 + pick(r, max_depth), count, nanos;
+		for (int64_t d = 0; d < depth && n < sizeof stack / sizeof *stack - 1; d++)
+			stack[n++] = locs[pick(r, nlocs)];
+		stack[n++] = main_loc;
+		cpu_values(r, &count, &nanos);
+		SAMPLE_IDS(b, stack, n, count, nanos);
+	}
+}
+
 static void stacks_over_names(builder *b, rng *r, const char *const *names, size_t nnames, int nsamples)
 {
 	uint64_t *locs = checked_calloc(nnames, sizeof *locs);
 	for (size_t i = 0; i < nnames; i++)
 		locs[i] = frame(b, names[i]);
-	uint64_t main_loc = frame(b, "main");
-	for (int i = 0; i < nsamples; i++) {
-		uint64_t stack[16];
-		size_t n = 0;
-		int64_t depth = 1 + pick(r, 5), count, nanos;
-		for (int64_t d = 0; d < depth; d++)
-			stack[n++] = locs[pick(r, (int64_t)nnames)];
-		stack[n++] = main_loc;
-		cpu_values(r, &count, &nanos);
-		SAMPLE_IDS(b, stack, n, count, nanos);
-	}
+	stacks_over_locations(b, r, locs, (int64_t)nnames, 5, nsamples);
 	free(locs);
 }
 
@@ -1289,17 +1297,7 @@ static void craft_unnamed_start_lines(const output *out)
 		add_location(b, lib, 0x7f0000000200, &c, 1),
 		add_location(b, lib, 0x7f0000000300, NULL, 0),
 	};
-	uint64_t main_loc = frame(b, "main");
-	for (int i = 0; i < 200; i++) {
-		uint64_t stack[8];
-		size_t n = 0;
-		int64_t depth = 1 + pick(&r, 3), count, nanos;
-		for (int64_t d = 0; d < depth; d++)
-			stack[n++] = locs[pick(&r, 3)];
-		stack[n++] = main_loc;
-		cpu_values(&r, &count, &nanos);
-		SAMPLE_IDS(b, stack, n, count, nanos);
-	}
+	stacks_over_locations(b, &r, locs, 3, 3, 200);
 	emit(out, b, "unnamed_start_lines.pb.gz", "pprof-collisions",
 	     "unnamed functions of one mapping with different start_line (and an address-only location) in one "
 	     "stack: pprof keeps them as separate nodes printed alike");
@@ -1312,17 +1310,7 @@ static void craft_same_basename_mappings(const output *out)
 	uint64_t m1 = add_mapping(b, 0x7f0000000000, 0x7f0000100000, 0, "/usr/lib/libfoo.so", "");
 	uint64_t m2 = add_mapping(b, 0x7f1000000000, 0x7f1000200000, 0, "/opt/vendor/lib/libfoo.so", "");
 	uint64_t locs[] = {add_location(b, m1, 0x7f0000000100, NULL, 0), add_location(b, m2, 0x7f1000000100, NULL, 0)};
-	uint64_t main_loc = frame(b, "main");
-	for (int i = 0; i < 200; i++) {
-		uint64_t stack[8];
-		size_t n = 0;
-		int64_t depth = 1 + pick(&r, 3), count, nanos;
-		for (int64_t d = 0; d < depth; d++)
-			stack[n++] = locs[pick(&r, 2)];
-		stack[n++] = main_loc;
-		cpu_values(&r, &count, &nanos);
-		SAMPLE_IDS(b, stack, n, count, nanos);
-	}
+	stacks_over_locations(b, &r, locs, 2, 3, 200);
 	emit(out, b, "same_basename_mappings.pb.gz", "pprof-collisions",
 	     "address-only frames of two mappings with one basename in different folders, in one stack");
 }
@@ -1336,17 +1324,7 @@ static void craft_names_like_unnamed(const output *out)
 		add_location(b, libc, 0x7f0000000100, NULL, 0), add_location(b, 0, 0x1000, NULL, 0),
 		frame(b, "[libc.so.6]"), frame(b, "<unknown>"), frame(b, "compute"),
 	};
-	uint64_t main_loc = frame(b, "main");
-	for (int i = 0; i < 200; i++) {
-		uint64_t stack[8];
-		size_t n = 0;
-		int64_t depth = 1 + pick(&r, 4), count, nanos;
-		for (int64_t d = 0; d < depth; d++)
-			stack[n++] = locs[pick(&r, 5)];
-		stack[n++] = main_loc;
-		cpu_values(&r, &count, &nanos);
-		SAMPLE_IDS(b, stack, n, count, nanos);
-	}
+	stacks_over_locations(b, &r, locs, 5, 4, 200);
 	emit(out, b, "names_like_unnamed_frames.pb.gz", "pprof-collisions",
 	     "functions really named [libc.so.6] and <unknown> in stacks with unnamed frames printed the same way");
 }
@@ -1361,17 +1339,7 @@ static void craft_mapping_shared_build_id(const output *out)
 		add_location(b, m1, 0x7f0000000100, NULL, 0), add_location(b, m2, 0x7f1000000200, NULL, 0),
 		frame(b, "compute"),
 	};
-	uint64_t main_loc = frame(b, "main");
-	for (int i = 0; i < 200; i++) {
-		uint64_t stack[8];
-		size_t n = 0;
-		int64_t depth = 1 + pick(&r, 3), count, nanos;
-		for (int64_t d = 0; d < depth; d++)
-			stack[n++] = locs[pick(&r, 3)];
-		stack[n++] = main_loc;
-		cpu_values(&r, &count, &nanos);
-		SAMPLE_IDS(b, stack, n, count, nanos);
-	}
+	stacks_over_locations(b, &r, locs, 3, 3, 200);
 	emit(out, b, "mapping_shared_build_id.pb.gz", "pprof",
 	     "two mappings of one size with the same build id and different files: pprof merges them");
 }
@@ -1388,17 +1356,7 @@ static void craft_mapping_file_url(const output *out)
 		add_location(b, url, 0x7f0000000100, NULL, 0), add_location(b, memfd, 0x7f1000000100, NULL, 0),
 		add_location(b, url_with_id, 0x7f2000000100, NULL, 0), frame(b, "compute"),
 	};
-	uint64_t main_loc = frame(b, "main");
-	for (int i = 0; i < 200; i++) {
-		uint64_t stack[8];
-		size_t n = 0;
-		int64_t depth = 1 + pick(&r, 3), count, nanos;
-		for (int64_t d = 0; d < depth; d++)
-			stack[n++] = locs[pick(&r, 4)];
-		stack[n++] = main_loc;
-		cpu_values(&r, &count, &nanos);
-		SAMPLE_IDS(b, stack, n, count, nanos);
-	}
+	stacks_over_locations(b, &r, locs, 4, 3, 200);
 	emit(out, b, "mapping_file_url.pb.gz", "pprof",
 	     "mapping files that parse as absolute URLs (file:///..., memfd:...) without a build id");
 }
