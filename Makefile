@@ -50,7 +50,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 PROGRAMS  := $(BIN)/cprof-query
 
-.PHONY: all deps check check-rel check-san test demo fuzz bench clean pkgcheck
+.PHONY: all deps check demo fuzz bench clean pkgcheck
 all: pkgcheck $(PROGRAMS) $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN)
 
 deps:
@@ -105,18 +105,12 @@ $(BUILD)/bench/%: bench/%.c $(LIBCPROF) $(GEN_HDR)
 FUZZ_SECONDS ?= 300
 
 check: deps
-	$(MAKE) check-rel
-	$(MAKE) check-san
-
-check-rel: all
-	tests/run --bin $(BIN) --build $(BUILD)
-
-check-san:
-	$(MAKE) SANITIZE=address,undefined all
-	tests/run --bin build/san/bin --build build/san --sanitized
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined all
+	@tests/check
 
 demo: deps
-	$(MAKE) all
+	@$(MAKE) --no-print-directory all
 	deploy/demo.sh
 
 FUZZ_BIN := build/fuzz/fuzz_pprof
@@ -129,7 +123,7 @@ fuzz: $(FUZZ_BIN)
 	tests/fuzz/run-fuzz $(FUZZ_BIN) $(FUZZ_SECONDS)
 
 bench: deps
-	$(MAKE) all
+	@$(MAKE) --no-print-directory all
 	bench/run
 
 clean:
