@@ -646,6 +646,24 @@ static void craft_address_only(const output *out)
 	     "relative, doubled slashes, [kernel.kallsyms]_text, ., and no mapping");
 }
 
+/* nsamples CPU samples, each a random stack of 1 to max_depth + 1 frames drawn from locs (the
+ * first nlocs of them), called from a common "main". */
+static void stacks_over_locations(builder *b, rng *r, const uint64_t *locs, int64_t nlocs, int64_t max_depth,
+				  int nsamples)
+{
+	uint64_t main_loc = frame(b, "main");
+	for (int i = 0; i < nsamples; i++) {
+		uint64_t stack[64];
+		size_t n = 0;
+		int64_t depth = 1 + pick(r, max_depth), count, nanos;
+		for (int64_t d = 0; d < depth && n < sizeof stack / sizeof *stack - 1; d++)
+			stack[n++] = locs[pick(r, nlocs)];
+		stack[n++] = main_loc;
+		cpu_values(r, &count, &nanos);
+		SAMPLE_IDS(b, stack, n, count, nanos);
+	}
+}
+
 static void craft_unnamed_functions(const output *out)
 {
 	builder *b = cpu_builder();
@@ -675,18 +693,7 @@ static void craft_unnamed_functions(const output *out)
 		add_location(b, b->default_mapping, fresh_address(b), lines_d, 3),
 		frame(b, "callee"),
 	};
-	uint64_t main_loc = frame(b, "main");
-	size_t nlocs = sizeof locs / sizeof *locs;
-	for (int i = 0; i < 400; i++) {
-		uint64_t stack[16];
-		size_t n = 0;
-		int64_t depth = 1 + pick(&r, 5), count, nanos;
-		for (int64_t d = 0; d < depth; d++)
-			stack[n++] = locs[pick(&r, (int64_t)nlocs)];
-		stack[n++] = main_loc;
-		cpu_values(&r, &count, &nanos);
-		SAMPLE_IDS(b, stack, n, count, nanos);
-	}
+	stacks_over_locations(b, &r, locs, (int64_t)(sizeof locs / sizeof *locs), 5, 400);
 	emit(out, b, "unnamed_functions.pb.gz", "pprof",
 	     "functions with an empty name (one with a system name, some with file names) as leaves, inlined "
 	     "and outer lines, in a mapping, an empty-file mapping and no mapping");
@@ -714,18 +721,7 @@ static builder *function_id_zero_profile(int use_id_zero)
 		add_location(b, empty, 0x7f2000000100, lines_a, 1),
 		frame(b, "inner_named"),
 	};
-	uint64_t main_loc = frame(b, "main");
-	size_t nlocs = sizeof locs / sizeof *locs;
-	for (int i = 0; i < 300; i++) {
-		uint64_t stack[16];
-		size_t n = 0;
-		int64_t depth = 1 + pick(&r, 4), count, nanos;
-		for (int64_t d = 0; d < depth; d++)
-			stack[n++] = locs[pick(&r, (int64_t)nlocs)];
-		stack[n++] = main_loc;
-		cpu_values(&r, &count, &nanos);
-		SAMPLE_IDS(b, stack, n, count, nanos);
-	}
+	stacks_over_locations(b, &r, locs, (int64_t)(sizeof locs / sizeof *locs), 4, 300);
 	return b;
 }
 
@@ -757,18 +753,7 @@ static void craft_same_name_functions(const output *out)
 		add_location(b, b->default_mapping, fresh_address(b), pi_lines, 2),
 		frame(b, "helper"),
 	};
-	uint64_t main_loc = frame(b, "main");
-	size_t nlocs = sizeof locs / sizeof *locs;
-	for (int i = 0; i < 400; i++) {
-		uint64_t stack[16];
-		size_t n = 0;
-		int64_t depth = 1 + pick(&r, 5), count, nanos;
-		for (int64_t d = 0; d < depth; d++)
-			stack[n++] = locs[pick(&r, (int64_t)nlocs)];
-		stack[n++] = main_loc;
-		cpu_values(&r, &count, &nanos);
-		SAMPLE_IDS(b, stack, n, count, nanos);
-	}
+	stacks_over_locations(b, &r, locs, (int64_t)(sizeof locs / sizeof *locs), 5, 400);
 	emit(out, b, "same_name_functions.pb.gz", "pprof",
 	     "several function entries with one name (different ids, system names, files, start lines), "
 	     "together in one stack: merged by name, cum counted once");
@@ -777,24 +762,6 @@ static void craft_same_name_functions(const output *out)
 /* ------------------------------------------------------------------ names */
 
 /* Random stacks over a list of function names, main at the root. */
-/* nsamples CPU samples, each a random stack of 1 to max_depth + 1 frames drawn from locs (the
- * first nlocs of them), called from a common "main". */
-static void stacks_over_locations(builder *b, rng *r, const uint64_t *locs, int64_t nlocs, int64_t max_depth,
-				  int nsamples)
-{
-	uint64_t main_loc = frame(b, "main");
-	for (int i = 0; i < nsamples; i++) {
-		uint64_t stack[64];
-		size_t n = 0;
-		int64_t depth = 1 + pick(r, max_depth), count, nanos;
-		for (int64_t d = 0; d < depth && n < sizeof stack / sizeof *stack - 1; d++)
-			stack[n++] = locs[pick(r, nlocs)];
-		stack[n++] = main_loc;
-		cpu_values(r, &count, &nanos);
-		SAMPLE_IDS(b, stack, n, count, nanos);
-	}
-}
-
 static void stacks_over_names(builder *b, rng *r, const char *const *names, size_t nnames, int nsamples)
 {
 	uint64_t *locs = checked_calloc(nnames, sizeof *locs);
