@@ -41,6 +41,10 @@ LIBCPROF  := $(BUILD)/libcprof.a
 QUERY_SRC := $(wildcard query/*.c)
 QUERY_OBJ := $(QUERY_SRC:query/%.c=$(BUILD)/query/%.o)
 
+MIGRATIONS := $(sort $(wildcard sql/[0-9]*.sql))
+WORKER_SRC := $(wildcard worker/*.c)
+WORKER_OBJ := $(WORKER_SRC:worker/%.c=$(BUILD)/worker/%.o) $(BUILD)/gen/migrations.o
+
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC  := $(wildcard tests/tools/*.c)
@@ -48,7 +52,7 @@ TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-PROGRAMS  := $(BIN)/cprof-query
+PROGRAMS  := $(BIN)/cprof-query $(BIN)/cprof-worker $(BIN)/cprof-devbroker
 
 .PHONY: all deps check demo fuzz bench clean pkgcheck
 all: pkgcheck $(PROGRAMS) $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN)
@@ -78,6 +82,19 @@ $(BUILD)/query/%.o: query/%.c $(GEN_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
+$(BUILD)/worker/%.o: worker/%.c $(GEN_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The SQL migrations travel inside cprof-worker, generated from sql/ at build time.
+$(GEN)/migrations.c: $(MIGRATIONS) worker/embed-migrations.sh
+	@mkdir -p $(GEN)
+	worker/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/migrations.o: $(GEN)/migrations.c worker/migrations.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Iworker -std=c11 $(OPT) -Wall -Werror $(SAN_FLAGS) -c $< -o $@
+
 $(LIBCPROF): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -85,6 +102,14 @@ $(LIBCPROF): $(LIB_OBJ)
 $(BIN)/cprof-query: $(QUERY_OBJ) $(LIBCPROF)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BIN)/cprof-worker: $(WORKER_OBJ) $(LIBCPROF)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BIN)/cprof-devbroker: deploy/devbroker/cprof-devbroker.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $< $(LDFLAGS) $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBCPROF) $(GEN_HDR)
 	@mkdir -p $(dir $@)

@@ -9,6 +9,7 @@ protobuf-c-compiler libprotobuf-c-dev
 zlib1g-dev libdeflate-dev librdkafka-dev libpq-dev libcurl4-openssl-dev libpcre2-dev
 clang libclang-rt-14-dev
 golang-go
+postgresql-15 postgresql-client-15
 "
 
 missing=""

@@ -1,0 +1,102 @@
+#!/bin/sh
+# migrate: `cprof-worker migrate` against a real PostgreSQL 15: the schema is created once and
+# recorded, a second run changes nothing, concurrent runs serialize, a migration changed after
+# it was applied is refused, daily partitions are created and dropped as asked, and the writer
+# and reader roles can do exactly what they are for.
+set -u
+. "$CPROF_ROOT/tests/pg.sh"
+pass=0 fail=0
+check() { # LABEL COMMAND...: one case
+	label=$1
+	shift
+	if "$@" >"$CPROF_WORK/out" 2>&1; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL $label:"
+		sed 's/^/    /' "$CPROF_WORK/out" | head -n 10
+	fi
+}
+equals() { # EXPECTED COMMAND...: the command's output is EXPECTED
+	want=$1
+	shift
+	got=$("$@" 2>&1)
+	[ "$got" = "$want" ] || { echo "expected: $want"; echo "got:      $got"; return 1; }
+}
+fails_with() { # TEXT COMMAND...: the command fails and says TEXT
+	text=$1
+	shift
+	if out=$("$@" 2>&1); then echo "succeeded: $out"; return 1; fi
+	case $out in *"$text"*) return 0 ;; esac
+	echo "failed without '$text': $out"
+	return 1
+}
+
+trap 'pg_stop "$CPROF_WORK/pg"' EXIT
+trap 'exit 1' INT TERM
+if ! pg_start "$CPROF_WORK/pg" 0; then
+	echo "migrate: 0 passed, 1 failed (PostgreSQL did not start)"
+	exit 1
+fi
+db=$PG_CONNINFO
+sql() { pg_psql "$CPROF_WORK/pg" -c "$1"; }
+worker() { "$CPROF_BIN/cprof-worker" --pg "$db" "$@"; }
+
+check "first run applies every migration" equals "migrations: $(ls "$CPROF_ROOT"/sql/[0-9]*.sql | wc -l) applied, 0 already applied" worker migrate
+check "second run applies nothing" equals "migrations: 0 applied, $(ls "$CPROF_ROOT"/sql/[0-9]*.sql | wc -l) already applied" worker migrate
+check "migrations are recorded" equals "001_schema" sql "SELECT name FROM cprof.schema_migrations WHERE version = 1"
+check "core tables exist" equals "7" sql "SELECT count(*) FROM pg_tables WHERE schemaname = 'cprof' AND tablename IN
+	('series','functions','stacks','kafka_offsets','partitioned_tables','worker_stats','schema_migrations')"
+check "partitioned facts and profiles exist" equals "4" sql "SELECT count(*) FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid
+	JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'cprof'"
+
+# Concurrent runs: three at once all succeed and the migrations are recorded once.
+concurrent() {
+	worker migrate >"$CPROF_WORK/c1" 2>&1 & p1=$!
+	worker migrate >"$CPROF_WORK/c2" 2>&1 & p2=$!
+	worker migrate >"$CPROF_WORK/c3" 2>&1 & p3=$!
+	wait $p1 && wait $p2 && wait $p3 && [ "$(sql "SELECT count(*) FROM cprof.schema_migrations")" = "$(ls "$CPROF_ROOT"/sql/[0-9]*.sql | wc -l)" ]
+}
+check "concurrent runs serialize" concurrent
+
+# Partitions: three days each for the four partitioned tables, idempotent; retention drops one day.
+check "ensure_partitions creates 12" equals "12" sql "SELECT cprof.ensure_partitions(DATE '2030-01-01', DATE '2030-01-03')"
+check "ensure_partitions again creates none" equals "0" sql "SELECT cprof.ensure_partitions(DATE '2030-01-01', DATE '2030-01-03')"
+check "rows land in their day's partition" equals "function_minutes_20300102" sql \
+	"INSERT INTO cprof.function_minutes VALUES ('2030-01-02 10:15+00', 1, 1, 5, 7);
+	 SELECT c.relname FROM cprof.function_minutes f JOIN pg_class c ON c.oid = f.tableoid
+	 WHERE f.bucket = '2030-01-02 10:15+00'"
+check "retention drops the days before" equals "2" sql "SELECT cprof.drop_partitions_before('function_minutes', DATE '2030-01-03')"
+check "retention keeps the rest" equals "1|0" sql \
+	"SELECT count(*), (SELECT count(*) FROM cprof.function_minutes) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+	 WHERE c.relname LIKE 'function_minutes_2030%'"
+check "a day without a partition refuses rows" fails_with "no partition of relation" sql \
+	"INSERT INTO cprof.function_minutes VALUES ('2031-06-01 00:00+00', 1, 1, 1, 1)"
+
+# Roles: a login in cprof_writer writes and makes partitions; one in cprof_reader only reads.
+sql "CREATE ROLE migrate_test_writer LOGIN IN ROLE cprof_writer; CREATE ROLE migrate_test_reader LOGIN IN ROLE cprof_reader" >/dev/null
+as_writer() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$db user=migrate_test_writer" -c "$1"; }
+as_reader() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$db user=migrate_test_reader" -c "$1"; }
+check "writer creates partitions" equals "4" as_writer "SELECT cprof.ensure_partitions(DATE '2030-02-01', DATE '2030-02-01')"
+check "writer inserts dictionaries and facts" equals "1" as_writer \
+	"INSERT INTO cprof.functions (name) VALUES ('main.main');
+	 INSERT INTO cprof.function_minutes VALUES ('2030-02-01 00:01+00', 1, 1, 3, 4);
+	 SELECT count(*) FROM cprof.functions WHERE name = 'main.main'"
+check "reader reads facts through the parent table" equals "3|4" as_reader \
+	"SELECT sum(flat), sum(cum) FROM cprof.function_minutes WHERE bucket >= '2030-02-01'"
+check "reader cannot write" fails_with "permission denied" as_reader "INSERT INTO cprof.functions (name) VALUES ('x')"
+check "reader cannot make partitions" fails_with "permission denied" as_reader \
+	"SELECT cprof.ensure_partitions(DATE '2030-03-01', DATE '2030-03-01')"
+check "function names are unique" fails_with "duplicate key" as_writer "INSERT INTO cprof.functions (name) VALUES ('main.main')"
+long_name=$(printf 'ns::%.0s' $(seq 1 2000))
+check "names longer than a btree entry are stored" equals "8000" as_writer \
+	"INSERT INTO cprof.functions (name) VALUES ('$long_name') RETURNING length(name)"
+
+# A migration edited after it was applied is refused (simulated by changing its checksum).
+sql "UPDATE cprof.schema_migrations SET checksum = 'edited' WHERE version = 1" >/dev/null
+check "a changed migration is refused" fails_with "migration 001_schema was changed after it was applied" worker migrate
+check "a bad connection is a clear error" fails_with "cannot connect to PostgreSQL" \
+	"$CPROF_BIN/cprof-worker" --pg "host=$CPROF_WORK/nowhere port=1" migrate
+
+echo "migrate: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
