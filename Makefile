@@ -4,7 +4,7 @@
 # builds go to build/san so they never mix with normal objects.
 
 CC       ?= cc
-PKGS     := rdkafka libprotobuf-c zlib libdeflate libpq libcurl libpcre2-8
+PKGS     := rdkafka libprotobuf-c zlib libdeflate libpq libcurl libpcre2-8 libcrypto
 SANITIZE ?=
 
 ifeq ($(SANITIZE),)
@@ -44,6 +44,8 @@ QUERY_OBJ := $(QUERY_SRC:query/%.c=$(BUILD)/query/%.o)
 MIGRATIONS := $(sort $(wildcard sql/[0-9]*.sql))
 WORKER_SRC := $(wildcard worker/*.c)
 WORKER_OBJ := $(WORKER_SRC:worker/%.c=$(BUILD)/worker/%.o) $(BUILD)/gen/migrations.o
+PUSH_SRC   := $(wildcard ingest/push*.c)
+PUSH_OBJ   := $(PUSH_SRC:ingest/%.c=$(BUILD)/ingest/%.o)
 
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -52,7 +54,7 @@ TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-PROGRAMS  := $(BIN)/cprof-query $(BIN)/cprof-worker $(BIN)/cprof-devbroker
+PROGRAMS  := $(BIN)/cprof-query $(BIN)/cprof-worker $(BIN)/cprof-devbroker $(BIN)/cprof-push
 
 .PHONY: all deps check demo fuzz bench clean pkgcheck
 all: pkgcheck $(PROGRAMS) $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN)
@@ -86,6 +88,10 @@ $(BUILD)/worker/%.o: worker/%.c $(GEN_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
+$(BUILD)/ingest/%.o: ingest/%.c $(GEN_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
 # The SQL migrations travel inside cprof-worker, generated from sql/ at build time.
 $(GEN)/migrations.c: $(MIGRATIONS) worker/embed-migrations.sh
 	@mkdir -p $(GEN)
@@ -104,6 +110,10 @@ $(BIN)/cprof-query: $(QUERY_OBJ) $(LIBCPROF)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BIN)/cprof-worker: $(WORKER_OBJ) $(LIBCPROF)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BIN)/cprof-push: $(PUSH_OBJ) $(LIBCPROF)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
