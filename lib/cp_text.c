@@ -2,6 +2,7 @@
 #include "cp_text.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 void cp_text_tsv(FILE *out, const char *s, size_t len)
@@ -111,4 +112,48 @@ void cp_text_csv(FILE *out, const char *s, size_t len)
 		fputc(s[i], out);
 	}
 	fputc('"', out);
+}
+
+void cp_text_copy(FILE *out, const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	for (size_t i = 0; i < len;) {
+		size_t n = s[i] ? cp_text_utf8_length(s + i, len - i) : 0;
+		if (n == 0) {
+			fputs("\xef\xbf\xbd", out);
+			i++;
+		} else if (n == 1) {
+			cp_text_tsv(out, (const char *)s + i, 1);
+			i++;
+		} else {
+			fwrite(s + i, 1, n, out);
+			i += n;
+		}
+	}
+}
+
+char *cp_text_utf8_sanitize(const char *str, size_t len, size_t *out_len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	if (len > (SIZE_MAX - 1) / 3)
+		return NULL;
+	char *out = malloc(len * 3 + 1);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		size_t n = s[i] ? cp_text_utf8_length(s + i, len - i) : 0;
+		if (n == 0) {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		} else {
+			memcpy(out + o, s + i, n);
+			o += n;
+			i += n;
+		}
+	}
+	out[o] = '\0';
+	*out_len = o;
+	return out;
 }

@@ -18,6 +18,12 @@ void cp_text_tsv(FILE *out, const char *s, size_t len);
  * (overlong forms, surrogates and code points past U+10FFFF are not valid). len > 0. */
 size_t cp_text_utf8_length(const unsigned char *s, size_t len);
 void cp_text_json(FILE *out, const char *s, size_t len); /* with the surrounding quotes */
+/* A PostgreSQL COPY text field: the TSV escapes, and what a UTF8 database cannot store (NUL,
+ * bytes that are not UTF-8) written as U+FFFD. */
+void cp_text_copy(FILE *out, const char *s, size_t len);
+/* The same replacement without escaping: a malloc'd, NUL-terminated copy of s in which NUL
+ * and bytes that are not UTF-8 are U+FFFD (the caller frees it); NULL when out of memory. */
+char *cp_text_utf8_sanitize(const char *s, size_t len, size_t *out_len);
 void cp_text_csv(FILE *out, const char *s, size_t len);
 
 #endif

@@ -1,64 +1,54 @@
-/* cprof-worker: the ingest side of cprof. Subcommands:
+/* cprof-worker: the ingest side of cprof. Dispatches to one subcommand (commands.h):
  *   migrate   apply the SQL schema migrations (idempotent; safe from several workers at once)
+ *   load      store pprof files directly, as the ingest loop stores what it consumes
  * Connection: --pg CONNINFO, else $CPROF_PG, else libpq's own PG* environment variables. */
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "migrate.h"
-#include "migrations.h"
-
-enum { EXIT_OK = 0, EXIT_FAILURE_ = 1, EXIT_USAGE = 2 };
+#include "commands.h"
 
 static const char usage_text[] =
-	"usage: cprof-worker COMMAND [--pg CONNINFO]\n"
+	"usage: cprof-worker COMMAND [OPTIONS]\n"
 	"\n"
 	"commands:\n"
 	"  migrate   apply cprof's schema migrations to the database (safe to run again)\n"
+	"  load      store pprof files in the database, as the worker stores what it consumes\n"
 	"\n"
-	"The database is --pg CONNINFO (a libpq connection string or URI), else $CPROF_PG, else\n"
-	"libpq's defaults and PG* environment variables.\n";
+	"Every command takes --pg CONNINFO (a libpq connection string or URI); without it, $CPROF_PG,\n"
+	"else libpq's defaults and PG* environment variables. 'cprof-worker COMMAND --help' for more.\n";
 
-static int cmd_migrate(const char *conninfo)
+const char *cp_worker_conninfo(const char *flag_value)
 {
-	PGconn *conn = PQconnectdb(conninfo ? conninfo : "");
-	if (PQstatus(conn) != CONNECTION_OK) {
-		fprintf(stderr, "cprof-worker migrate: cannot connect to PostgreSQL: %s", PQerrorMessage(conn));
-		PQfinish(conn);
-		return EXIT_FAILURE_;
-	}
-	PQclear(PQexec(conn, "SET client_min_messages = warning"));
-	char err[1024];
-	cp_migrate_result result;
-	int rc = cp_migrate(conn, cp_migrations, cp_migration_count, &result, err, sizeof err);
-	PQfinish(conn);
-	if (rc) {
-		fprintf(stderr, "cprof-worker migrate: %s\n", err);
-		return EXIT_FAILURE_;
-	}
-	printf("migrations: %zu applied, %zu already applied\n", result.applied, result.already_applied);
-	return EXIT_OK;
+	if (flag_value)
+		return flag_value;
+	const char *env = getenv("CPROF_PG");
+	return env ? env : "";
 }
 
 int main(int argc, char **argv)
 {
-	const char *command = NULL, *conninfo = getenv("CPROF_PG");
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(usage_text, stdout);
-			return EXIT_OK;
-		} else if (strcmp(argv[i], "--pg") == 0 && i + 1 < argc) {
-			conninfo = argv[++i];
-		} else if (argv[i][0] != '-' && !command) {
-			command = argv[i];
-		} else {
-			fprintf(stderr, "cprof-worker: unexpected argument '%s'\n%s", argv[i], usage_text);
-			return EXIT_USAGE;
-		}
+	if (argc < 2) {
+		fputs(usage_text, stderr);
+		return CP_WORKER_USAGE;
 	}
-	if (command && strcmp(command, "migrate") == 0)
-		return cmd_migrate(conninfo);
-	fprintf(stderr, "cprof-worker: %s\n%s", command ? "unknown command" : "no command given", usage_text);
-	return EXIT_USAGE;
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		fputs(usage_text, stdout);
+		return CP_WORKER_OK;
+	}
+	/* The connection may also come first: cprof-worker --pg X migrate. */
+	const char *pg_first = NULL;
+	if (strcmp(argv[1], "--pg") == 0 && argc >= 4) {
+		pg_first = argv[2];
+		argv += 2;
+		argc -= 2;
+	}
+	if (pg_first)
+		setenv("CPROF_PG", pg_first, 1);
+	if (strcmp(argv[1], "migrate") == 0)
+		return cp_worker_migrate(argc - 1, argv + 1);
+	if (strcmp(argv[1], "load") == 0)
+		return cp_worker_load(argc - 1, argv + 1);
+	fprintf(stderr, "cprof-worker: unknown command '%s'\n%s", argv[1], usage_text);
+	return CP_WORKER_USAGE;
 }
