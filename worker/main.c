@@ -1,6 +1,7 @@
 /* cprof-worker: the ingest side of cprof. Dispatches to one subcommand (commands.h):
  *   migrate   apply the SQL schema migrations (idempotent; safe from several workers at once)
  *   load      store pprof files directly, as the ingest loop stores what it consumes
+ *   run       the ingest loop: Kafka to PostgreSQL, exactly once
  * Connection: --pg CONNINFO, else $CPROF_PG, else libpq's own PG* environment variables. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@ static const char usage_text[] =
 	"commands:\n"
 	"  migrate   apply cprof's schema migrations to the database (safe to run again)\n"
 	"  load      store pprof files in the database, as the worker stores what it consumes\n"
+	"  run       consume profile uploads from Kafka and store them, exactly once\n"
 	"\n"
 	"Every command takes --pg CONNINFO (a libpq connection string or URI); without it, $CPROF_PG,\n"
 	"else libpq's defaults and PG* environment variables. 'cprof-worker COMMAND --help' for more.\n";
@@ -49,6 +51,8 @@ int main(int argc, char **argv)
 		return cp_worker_migrate(argc - 1, argv + 1);
 	if (strcmp(argv[1], "load") == 0)
 		return cp_worker_load(argc - 1, argv + 1);
+	if (strcmp(argv[1], "run") == 0)
+		return cp_worker_run(argc - 1, argv + 1);
 	fprintf(stderr, "cprof-worker: unknown command '%s'\n%s", argv[1], usage_text);
 	return CP_WORKER_USAGE;
 }

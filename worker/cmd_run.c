@@ -1,0 +1,659 @@
+/* cmd_run: `cprof-worker run`: the ingest loop (worker/README.md). A consumer group member that
+ * starts every assigned partition at the offset stored in PostgreSQL, decodes and flattens each
+ * upload, dead-letters what it cannot use, and writes each batch through the store in one
+ * transaction together with the offsets it covers. */
+#define _GNU_SOURCE /* getopt_long */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "cp_envelope.h"
+#include "cp_flat.h"
+#include "cp_pprof.h"
+#include "store.h"
+
+static const char run_usage[] =
+	"usage: cprof-worker run [options]\n"
+	"\n"
+	"Consumes profile uploads from Kafka and stores them in PostgreSQL, exactly once.\n"
+	"\n"
+	"  --pg CONNINFO        the database (else $CPROF_PG, else libpq's PG* variables)\n"
+	"  -b, --brokers LIST   bootstrap servers (else $CPROF_KAFKA_BROKERS)\n"
+	"  -t, --topic T        the uploads topic (default cprof.profiles)\n"
+	"  --dlq T              the dead-letter topic (default cprof.profiles.dlq)\n"
+	"  --group G            the consumer group (default cprof-worker)\n"
+	"  --batch-count N      profiles per batch at most (default 500)\n"
+	"  --batch-ms MS        a batch is written at least this often (default 1000)\n"
+	"  --stats-seconds S    the interval of the stats line and row (default 10)\n"
+	"  --drain              exit once every assigned partition is consumed to its end\n"
+	"  -X key=value         a librdkafka property, for the consumer and the dead-letter producer\n";
+
+typedef struct {
+	const char *pg, *brokers, *topic, *dlq_topic, *group;
+	size_t batch_count;
+	long batch_ms, stats_seconds;
+	int drain;
+	const char **props;
+	size_t nprops;
+} run_options;
+
+typedef struct {
+	char *topic;
+	int32_t partition;
+	int64_t stored; /* the offset PostgreSQL holds for it; -1 when none yet */
+	int64_t next;   /* past the last message taken into the batch */
+	int eof;
+} partition_state;
+
+typedef struct {
+	cp_envelope meta;
+	char id[CP_ENVELOPE_ID_LEN + 1];
+	cp_flat *flat;
+	int64_t time_nanos, duration_nanos;
+	size_t samples, payload_bytes;
+	int32_t partition;
+	int64_t offset;
+} batch_entry;
+
+typedef struct {
+	run_options o;
+	PGconn *conn;
+	cp_store *store;
+	rd_kafka_t *consumer, *dlq;
+	cp_pprof_decoder *decoder;
+	partition_state *parts;
+	size_t nparts;
+	batch_entry *entries;
+	size_t n, cap;
+	int64_t batch_started_ms;
+	uint64_t consumed, stored, duplicates, dead, rows, gaps, dlq_failed;
+	uint64_t last_consumed, last_stored;
+	int64_t last_stats_ms;
+} worker;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+static void logf_(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("cprof-worker: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* ------------------------------------------------------------------ PostgreSQL */
+
+static void pg_wait_and_reconnect(worker *w, int attempt)
+{
+	long ms = 100L << (attempt < 6 ? attempt : 6); /* 100 ms doubling to 6.4 s */
+	usleep((useconds_t)ms * 1000);
+	if (PQstatus(w->conn) != CONNECTION_OK)
+		PQreset(w->conn);
+}
+
+/* The stored offset of a partition (-1 when none), retrying while PostgreSQL is away. */
+static int64_t stored_offset(worker *w, const char *topic, int32_t partition)
+{
+	char part[16];
+	snprintf(part, sizeof part, "%" PRId32, partition);
+	const char *params[] = {w->o.group, topic, part};
+	for (int attempt = 0; !stop_requested; attempt++) {
+		PGresult *r = PQexecParams(w->conn,
+					   "SELECT next_offset FROM cprof.kafka_offsets WHERE consumer_group = $1 AND "
+					   "topic = $2 AND kafka_partition = $3::int",
+					   3, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+			int64_t v = PQntuples(r) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : -1;
+			PQclear(r);
+			return v;
+		}
+		logf_("reading the stored offset of %s [%" PRId32 "]: %s (retrying)", topic, partition,
+		      PQerrorMessage(w->conn));
+		PQclear(r);
+		pg_wait_and_reconnect(w, attempt);
+	}
+	return -1;
+}
+
+/* ------------------------------------------------------------------ the batch */
+
+static partition_state *find_partition(worker *w, const char *topic, int32_t partition)
+{
+	for (size_t i = 0; i < w->nparts; i++)
+		if (w->parts[i].partition == partition && strcmp(w->parts[i].topic, topic) == 0)
+			return &w->parts[i];
+	return NULL;
+}
+
+static void clear_batch(worker *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		cp_flat_destroy(w->entries[i].flat);
+		cp_envelope_free(&w->entries[i].meta);
+	}
+	w->n = 0;
+	for (size_t i = 0; i < w->nparts; i++)
+		w->parts[i].next = w->parts[i].stored < 0 ? -1 : w->parts[i].stored;
+}
+
+static int batch_pending(const worker *w)
+{
+	if (w->n)
+		return 1;
+	for (size_t i = 0; i < w->nparts; i++)
+		if (w->parts[i].next > w->parts[i].stored)
+			return 1;
+	return 0;
+}
+
+/* Drops what is in hand and starts every assigned partition again from its stored offset. */
+static void reseek_from_stored(worker *w)
+{
+	clear_batch(w);
+	for (size_t i = 0; i < w->nparts; i++) {
+		partition_state *p = &w->parts[i];
+		p->stored = stored_offset(w, p->topic, p->partition);
+		p->next = p->stored;
+		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+		rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
+			p->stored < 0 ? RD_KAFKA_OFFSET_BEGINNING : p->stored;
+		rd_kafka_error_t *error = rd_kafka_seek_partitions(w->consumer, l, 5000);
+		if (error) {
+			logf_("seeking %s [%" PRId32 "]: %s", p->topic, p->partition, rd_kafka_error_string(error));
+			rd_kafka_error_destroy(error);
+		}
+		rd_kafka_topic_partition_list_destroy(l);
+	}
+}
+
+/* Writes the batch with its offsets; PostgreSQL errors are retried (the batch is in memory)
+ * until it is written, fenced off, or a stop is requested. Returns 0 when nothing is pending. */
+static int write_batch(worker *w)
+{
+	if (!batch_pending(w))
+		return 0;
+	if (w->dead) {
+		/* Dead-lettered messages must be in Kafka before their offsets move past them. */
+		rd_kafka_flush(w->dlq, 30000);
+		if (w->dlq_failed) {
+			logf_("%" PRIu64 " dead-letter deliveries failed: the batch is not stored, its messages will be read again",
+			      w->dlq_failed);
+			w->dlq_failed = 0;
+			reseek_from_stored(w);
+			return -1;
+		}
+	}
+	cp_store_profile *profiles = calloc(w->n + 1, sizeof *profiles);
+	cp_store_offsets *offsets = calloc(w->nparts + 1, sizeof *offsets);
+	if (!profiles || !offsets) {
+		free(profiles);
+		free(offsets);
+		logf_("out of memory writing a batch");
+		return -1;
+	}
+	for (size_t i = 0; i < w->n; i++) {
+		batch_entry *e = &w->entries[i];
+		profiles[i] = (cp_store_profile){&e->meta,  e->time_nanos,	     e->duration_nanos, e->flat,
+						 e->samples, e->payload_bytes, w->o.topic,	  e->partition,
+						 e->offset};
+	}
+	size_t noffsets = 0;
+	for (size_t i = 0; i < w->nparts; i++)
+		if (w->parts[i].next > w->parts[i].stored)
+			offsets[noffsets++] = (cp_store_offsets){w->parts[i].topic, w->parts[i].partition,
+								w->parts[i].stored, w->parts[i].next};
+	int rc = -1;
+	char err[1024];
+	for (int attempt = 0;; attempt++) {
+		cp_store_result res;
+		if (cp_store_write(w->store, profiles, w->n, offsets, noffsets, &res, err, sizeof err) == 0) {
+			w->stored += res.stored;
+			w->duplicates += res.duplicates;
+			w->rows += res.rows;
+			for (size_t i = 0; i < w->nparts; i++)
+				if (w->parts[i].next > w->parts[i].stored)
+					w->parts[i].stored = w->parts[i].next;
+			rc = 0;
+			break;
+		}
+		if (strncmp(err, "fence", 5) == 0) {
+			/* Another worker moved a partition on: drop the batch, start again from PostgreSQL. */
+			logf_("%s", err);
+			free(profiles);
+			free(offsets);
+			reseek_from_stored(w);
+			w->batch_started_ms = now_ms();
+			return 0;
+		}
+		if (stop_requested) {
+			logf_("stopping with a batch not stored (%s): its messages will be read again", err);
+			break;
+		}
+		logf_("storing a batch of %zu profiles: %s (retrying)", w->n, err);
+		pg_wait_and_reconnect(w, attempt);
+	}
+	free(profiles);
+	free(offsets);
+	clear_batch(w);
+	w->batch_started_ms = now_ms();
+	return rc;
+}
+
+/* ------------------------------------------------------------------ messages */
+
+static void dlq_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	if (m->err)
+		((worker *)opaque)->dlq_failed++;
+}
+
+static void dead_letter(worker *w, const rd_kafka_message_t *m, const char *reason)
+{
+	char part[16], off[32];
+	snprintf(part, sizeof part, "%" PRId32, m->partition);
+	snprintf(off, sizeof off, "%" PRId64, m->offset);
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	logf_("%s [%" PRId32 "] @ %" PRId64 ": dead-lettered: %s", topic, m->partition, m->offset, reason);
+	rd_kafka_resp_err_t err = rd_kafka_producev(
+		w->dlq, RD_KAFKA_V_TOPIC(w->o.dlq_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
+		RD_KAFKA_V_HEADER("cprof-dlq-reason", reason, (ssize_t)strlen(reason)),
+		RD_KAFKA_V_HEADER("cprof-dlq-topic", topic, (ssize_t)strlen(topic)),
+		RD_KAFKA_V_HEADER("cprof-dlq-partition", part, (ssize_t)strlen(part)),
+		RD_KAFKA_V_HEADER("cprof-dlq-offset", off, (ssize_t)strlen(off)), RD_KAFKA_V_END);
+	if (err)
+		w->dlq_failed++;
+	w->dead++;
+}
+
+/* Takes one message into the batch, or to the dead-letter topic. */
+static void take(worker *w, rd_kafka_message_t *m)
+{
+	partition_state *p = find_partition(w, rd_kafka_topic_name(m->rkt), m->partition);
+	if (!p || m->offset < p->next)
+		return; /* not ours, or already in the batch */
+	p->eof = 0;
+	if (p->next >= 0 && m->offset > p->next) {
+		w->gaps++;
+		logf_("GAP: %s [%" PRId32 "] offsets %" PRId64 " to %" PRId64 " are gone from Kafka (retention?): "
+		      "those uploads are lost",
+		      rd_kafka_topic_name(m->rkt), m->partition, p->next, m->offset - 1);
+	}
+	p->next = m->offset + 1;
+	w->consumed++;
+
+	cp_envelope_header headers[64];
+	size_t nheaders = 0;
+	rd_kafka_headers_t *hdrs = NULL;
+	if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		const char *name;
+		const void *value;
+		size_t size;
+		for (size_t i = 0; nheaders < 64 && rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == 0; i++)
+			headers[nheaders++] = (cp_envelope_header){name, value ? value : "", value ? size : 0};
+	}
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 64;
+		batch_entry *grown = realloc(w->entries, cap * sizeof *grown);
+		if (!grown) {
+			dead_letter(w, m, "the worker ran out of memory for this upload");
+			return;
+		}
+		w->entries = grown;
+		w->cap = cap;
+	}
+	batch_entry *e = &w->entries[w->n];
+	memset(e, 0, sizeof *e);
+	char err[640], reason[700];
+	cp_envelope_form form;
+	if (cp_envelope_read_message(headers, nheaders, m->payload, m->len, NULL, &e->meta, &form, err, sizeof err)) {
+		snprintf(reason, sizeof reason, "bad upload: %s", err);
+		dead_letter(w, m, reason);
+		return;
+	}
+	const cp_pprof *prof;
+	if (cp_pprof_decoder_decode(w->decoder, e->meta.payload, e->meta.payload_len, &prof, err, sizeof err)) {
+		snprintf(reason, sizeof reason, "bad profile: %s", err);
+		goto dead;
+	}
+	e->flat = cp_flat_new(CP_FLAT_STACKS);
+	if (!e->flat || cp_flat_add(e->flat, prof, err, sizeof err)) {
+		snprintf(reason, sizeof reason, "bad profile: %s", e->flat ? err : "out of memory");
+		goto dead;
+	}
+	if (!e->meta.profile_type || !*e->meta.profile_type)
+		e->meta.profile_type = cp_envelope_guess_type(prof);
+	e->time_nanos = e->meta.start_time_unix_nanos ? e->meta.start_time_unix_nanos : prof->time_nanos;
+	e->duration_nanos = e->meta.duration_nanos ? e->meta.duration_nanos : prof->duration_nanos;
+	if (!e->meta.profile_id || !*e->meta.profile_id) {
+		if (cp_envelope_derive_id(&e->meta, e->id)) {
+			snprintf(reason, sizeof reason, "the worker ran out of memory deriving the profile id");
+			goto dead;
+		}
+		e->meta.profile_id = e->id;
+	}
+	e->samples = prof->nsamples;
+	e->payload_bytes = e->meta.payload_len;
+	e->meta.payload = NULL; /* the message is released after this */
+	e->partition = m->partition;
+	e->offset = m->offset;
+	w->n++;
+	return;
+dead:
+	dead_letter(w, m, reason);
+	cp_flat_destroy(e->flat);
+	cp_envelope_free(&e->meta);
+}
+
+/* ------------------------------------------------------------------ the group */
+
+static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *list, void *opaque)
+{
+	worker *w = opaque;
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		partition_state *parts = calloc((size_t)list->cnt + 1, sizeof *parts);
+		for (int i = 0; parts && i < list->cnt; i++) {
+			rd_kafka_topic_partition_t *tp = &list->elems[i];
+			int64_t stored = stored_offset(w, tp->topic, tp->partition);
+			tp->offset = stored < 0 ? RD_KAFKA_OFFSET_BEGINNING : stored;
+			parts[i] = (partition_state){strdup(tp->topic), tp->partition, stored, stored, 0};
+			logf_("assigned %s [%" PRId32 "] from %s %" PRId64, tp->topic, tp->partition,
+			      stored < 0 ? "the beginning, nothing stored at" : "stored offset", stored);
+		}
+		clear_batch(w);
+		for (size_t i = 0; i < w->nparts; i++)
+			free(w->parts[i].topic);
+		free(w->parts);
+		w->parts = parts;
+		w->nparts = parts ? (size_t)list->cnt : 0;
+		rd_kafka_assign(rk, list);
+	} else {
+		write_batch(w); /* what is in hand is stored (or, failing that, read again by the next owner) */
+		for (size_t i = 0; i < w->nparts; i++)
+			free(w->parts[i].topic);
+		free(w->parts);
+		w->parts = NULL;
+		w->nparts = 0;
+		rd_kafka_assign(rk, NULL);
+		logf_("partitions revoked");
+	}
+}
+
+static int all_at_end(const worker *w)
+{
+	if (!w->nparts)
+		return 0;
+	for (size_t i = 0; i < w->nparts; i++)
+		if (!w->parts[i].eof)
+			return 0;
+	return 1;
+}
+
+static void stats(worker *w, int force)
+{
+	int64_t t = now_ms();
+	double secs = (double)(t - w->last_stats_ms) / 1000.0;
+	if (!force && secs < (double)w->o.stats_seconds)
+		return;
+	double rate = secs > 0 ? (double)(w->stored - w->last_stored) / secs : 0;
+	char a[32], b[32], c[32], d[32], e[32], f[32];
+	snprintf(a, sizeof a, "%" PRIu64, w->stored - w->last_stored);
+	snprintf(b, sizeof b, "%" PRIu64, w->rows);
+	snprintf(c, sizeof c, "%" PRIu64, w->dead);
+	snprintf(d, sizeof d, "%" PRIu64, w->duplicates);
+	int64_t lag = 0;
+	for (size_t i = 0; i < w->nparts; i++) {
+		int64_t low = 0, high = 0;
+		if (rd_kafka_get_watermark_offsets(w->consumer, w->parts[i].topic, w->parts[i].partition, &low, &high) ==
+			    RD_KAFKA_RESP_ERR_NO_ERROR &&
+		    high > w->parts[i].next)
+			lag += high - (w->parts[i].next < low ? low : w->parts[i].next);
+	}
+	snprintf(e, sizeof e, "%" PRId64, lag);
+	logf_("stats: consumed %" PRIu64 ", stored %" PRIu64 " (%.0f/s), duplicates %" PRIu64 ", dead-lettered %" PRIu64
+	      ", rows %" PRIu64 ", gaps %" PRIu64 ", lag %" PRId64,
+	      w->consumed, w->stored, rate, w->duplicates, w->dead, w->rows, w->gaps, lag);
+	snprintf(f, sizeof f, "%.3f", secs);
+	char name[128];
+	snprintf(name, sizeof name, "%s/%ld", w->o.group, (long)getpid());
+	const char *params[] = {name, a, b, c, d, e, f};
+	PQclear(PQexecParams(w->conn,
+			     "INSERT INTO cprof.worker_stats (worker, profiles, rows_written, dead_lettered, duplicates, "
+			     "lag_messages, interval_seconds) VALUES ($1, $2::bigint, $3::bigint, $4::bigint, $5::bigint, "
+			     "$6::bigint, $7::float8)",
+			     7, NULL, params, NULL, NULL, 0));
+	w->last_stats_ms = t;
+	w->last_stored = w->stored;
+	w->last_consumed = w->consumed;
+}
+
+/* ------------------------------------------------------------------ setup */
+
+static int parse(int argc, char **argv, run_options *o)
+{
+	enum { O_PG = 256, O_DLQ, O_GROUP, O_COUNT, O_MS, O_STATS, O_DRAIN, O_HELP };
+	static const struct option longopts[] = {
+		{"pg", required_argument, NULL, O_PG},	      {"brokers", required_argument, NULL, 'b'},
+		{"topic", required_argument, NULL, 't'},      {"dlq", required_argument, NULL, O_DLQ},
+		{"group", required_argument, NULL, O_GROUP},  {"batch-count", required_argument, NULL, O_COUNT},
+		{"batch-ms", required_argument, NULL, O_MS},  {"stats-seconds", required_argument, NULL, O_STATS},
+		{"drain", no_argument, NULL, O_DRAIN},	      {"help", no_argument, NULL, O_HELP},
+		{NULL, 0, NULL, 0},
+	};
+	*o = (run_options){.topic = "cprof.profiles", .dlq_topic = "cprof.profiles.dlq", .group = "cprof-worker",
+			   .batch_count = 500, .batch_ms = 1000, .stats_seconds = 10};
+	o->brokers = getenv("CPROF_KAFKA_BROKERS");
+	o->props = calloc((size_t)argc + 1, sizeof *o->props);
+	if (!o->props)
+		return CP_WORKER_FAILURE;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "b:t:X:", longopts, NULL)) != -1) {
+		char *end = NULL;
+		long v = 0;
+		if (c == O_COUNT || c == O_MS || c == O_STATS) {
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || v <= 0) {
+				fprintf(stderr, "cprof-worker run: %s wants a positive number, not '%s'\n", argv[optind - 1],
+					optarg);
+				return CP_WORKER_USAGE;
+			}
+		}
+		switch (c) {
+		case O_PG: o->pg = optarg; break;
+		case 'b': o->brokers = optarg; break;
+		case 't': o->topic = optarg; break;
+		case O_DLQ: o->dlq_topic = optarg; break;
+		case O_GROUP: o->group = optarg; break;
+		case O_COUNT: o->batch_count = (size_t)v; break;
+		case O_MS: o->batch_ms = v; break;
+		case O_STATS: o->stats_seconds = v; break;
+		case O_DRAIN: o->drain = 1; break;
+		case 'X': o->props[o->nprops++] = optarg; break;
+		case O_HELP: fputs(run_usage, stdout); return CP_WORKER_OK;
+		default:
+			fprintf(stderr, "cprof-worker run: bad option '%s'\n%s", argv[optind - 1], run_usage);
+			return CP_WORKER_USAGE;
+		}
+	}
+	if (optind != argc || !o->brokers || !*o->brokers) {
+		fprintf(stderr, "cprof-worker run: %s\n%s",
+			optind != argc ? "unexpected arguments" : "give -b BROKERS (or set CPROF_KAFKA_BROKERS)", run_usage);
+		return CP_WORKER_USAGE;
+	}
+	return -1;
+}
+
+/* A librdkafka configuration with our settings, then the -X properties. NULL after printing. */
+static rd_kafka_conf_t *make_conf(const run_options *o, const char *const *settings)
+{
+	char err[512];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", o->brokers, err, sizeof err) != RD_KAFKA_CONF_OK)
+		goto bad;
+	for (size_t i = 0; settings[i]; i += 2)
+		if (rd_kafka_conf_set(conf, settings[i], settings[i + 1], err, sizeof err) != RD_KAFKA_CONF_OK)
+			goto bad;
+	for (size_t i = 0; i < o->nprops; i++) {
+		char *kv = strdup(o->props[i]), *eq = kv ? strchr(kv, '=') : NULL;
+		if (!eq) {
+			snprintf(err, sizeof err, "-X wants key=value, not '%s'", o->props[i]);
+			free(kv);
+			goto bad;
+		}
+		*eq = '\0';
+		rd_kafka_conf_res_t res = rd_kafka_conf_set(conf, kv, eq + 1, err, sizeof err);
+		free(kv);
+		if (res != RD_KAFKA_CONF_OK)
+			goto bad;
+	}
+	return conf;
+bad:
+	fprintf(stderr, "cprof-worker run: %s\n", err);
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+int cp_worker_run(int argc, char **argv)
+{
+	worker w = {0};
+	int status = parse(argc, argv, &w.o);
+	if (status >= 0) {
+		free(w.o.props);
+		return status;
+	}
+	status = CP_WORKER_FAILURE;
+	static const char *const consumer_settings[] = {
+		"enable.auto.commit", "false", "enable.auto.offset.store", "false", "auto.offset.reset", "earliest",
+		"enable.partition.eof", "true", "fetch.wait.max.ms", "10", "client.id", "cprof-worker", NULL};
+	static const char *const producer_settings[] = {"enable.idempotence", "true", "acks", "all", "client.id",
+							 "cprof-worker-dlq", NULL};
+	char err[512];
+	rd_kafka_conf_t *cconf = make_conf(&w.o, consumer_settings), *pconf = NULL;
+	if (!cconf || rd_kafka_conf_set(cconf, "group.id", w.o.group, err, sizeof err) != RD_KAFKA_CONF_OK) {
+		if (cconf)
+			fprintf(stderr, "cprof-worker run: %s\n", err);
+		status = CP_WORKER_USAGE;
+		goto out;
+	}
+	pconf = make_conf(&w.o, producer_settings);
+	if (!pconf) {
+		status = CP_WORKER_USAGE;
+		goto out;
+	}
+	rd_kafka_conf_set_opaque(cconf, &w);
+	rd_kafka_conf_set_rebalance_cb(cconf, rebalance);
+	rd_kafka_conf_set_opaque(pconf, &w);
+	rd_kafka_conf_set_dr_msg_cb(pconf, dlq_delivered);
+
+	w.conn = PQconnectdb(cp_worker_conninfo(w.o.pg));
+	if (PQstatus(w.conn) != CONNECTION_OK) {
+		fprintf(stderr, "cprof-worker run: cannot connect to PostgreSQL: %s", PQerrorMessage(w.conn));
+		goto out;
+	}
+	w.store = cp_store_new(w.conn, w.o.group);
+	w.decoder = cp_pprof_decoder_new(NULL);
+	w.dlq = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof err);
+	if (w.dlq)
+		pconf = NULL;
+	w.consumer = w.dlq ? rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof err) : NULL;
+	if (w.consumer)
+		cconf = NULL;
+	if (!w.store || !w.decoder || !w.dlq || !w.consumer) {
+		fprintf(stderr, "cprof-worker run: cannot start: %s\n", w.dlq && w.consumer ? "out of memory" : err);
+		goto out;
+	}
+	rd_kafka_poll_set_consumer(w.consumer);
+	rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(topics, w.o.topic, RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t serr = rd_kafka_subscribe(w.consumer, topics);
+	rd_kafka_topic_partition_list_destroy(topics);
+	if (serr) {
+		fprintf(stderr, "cprof-worker run: subscribing to %s: %s\n", w.o.topic, rd_kafka_err2str(serr));
+		goto out;
+	}
+
+	struct sigaction sa = {0};
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	logf_("consuming %s as group %s; dead letters to %s", w.o.topic, w.o.group, w.o.dlq_topic);
+	w.batch_started_ms = w.last_stats_ms = now_ms();
+	while (!stop_requested) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(w.consumer, 50);
+		if (m) {
+			if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+				partition_state *p = find_partition(&w, rd_kafka_topic_name(m->rkt), m->partition);
+				if (p)
+					p->eof = 1;
+			} else if (m->err) {
+				logf_("consumer: %s", rd_kafka_message_errstr(m));
+			} else {
+				take(&w, m);
+			}
+			rd_kafka_message_destroy(m);
+		}
+		rd_kafka_poll(w.dlq, 0);
+		if (w.n >= w.o.batch_count || now_ms() - w.batch_started_ms >= w.o.batch_ms || (w.o.drain && all_at_end(&w)))
+			write_batch(&w);
+		stats(&w, 0);
+		if (w.o.drain && all_at_end(&w) && !batch_pending(&w))
+			break;
+	}
+	write_batch(&w);
+	stats(&w, 1);
+	status = CP_WORKER_OK;
+out:
+	if (w.consumer) {
+		rd_kafka_consumer_close(w.consumer);
+		rd_kafka_destroy(w.consumer);
+	}
+	if (w.dlq) {
+		rd_kafka_flush(w.dlq, 10000);
+		rd_kafka_destroy(w.dlq);
+	}
+	if (cconf)
+		rd_kafka_conf_destroy(cconf);
+	if (pconf)
+		rd_kafka_conf_destroy(pconf);
+	clear_batch(&w);
+	free(w.entries);
+	for (size_t i = 0; i < w.nparts; i++)
+		free(w.parts[i].topic);
+	free(w.parts);
+	cp_pprof_decoder_free(w.decoder);
+	cp_store_free(w.store);
+	PQfinish(w.conn);
+	free(w.o.props);
+	return status;
+}
