@@ -117,9 +117,9 @@ $(BIN)/cprof-push: $(PUSH_OBJ) $(LIBCPROF)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BIN)/cprof-devbroker: deploy/devbroker/cprof-devbroker.c
+$(BIN)/cprof-devbroker: deploy/devbroker/cprof-devbroker.c $(LIBCPROF)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $< $(LDFLAGS) $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $< $(LIBCPROF) $(LDFLAGS) $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBCPROF) $(GEN_HDR)
 	@mkdir -p $(dir $@)

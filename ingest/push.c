@@ -20,6 +20,8 @@
 #include "cp_pprof.h"
 #include "push_args.h"
 #include "push_send.h"
+#include "cp_args.h"
+#include "cp_log.h"
 
 #define PROG "cprof-push"
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -103,31 +105,6 @@ typedef struct {
 	push_message msg;
 } item;
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 1, 2)))
-#endif
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs(PROG ": ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\n(see '" PROG " --help')\n", stderr);
-	return EXIT_USAGE;
-}
-
-static int parse_size(const char *s, size_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v > SIZE_MAX)
-		return -1;
-	*out = (size_t)v;
-	return 0;
-}
-
 static void free_options(options *o)
 {
 	for (size_t i = 0; i < o->nlabels; i++)
@@ -143,10 +120,10 @@ static int add_label(options *o, const char *arg)
 	const char *value;
 	char err[160];
 	if (push_split_pair(arg, key, sizeof key, &value, err, sizeof err))
-		return usage_error("--label %s", err);
+		return cp_log_usage("--label %s", err);
 	for (size_t i = 0; i < o->nlabels; i++)
 		if (strcmp(o->labels[i].key, key) == 0)
-			return usage_error("--label '%s' given twice", key);
+			return cp_log_usage("--label '%s' given twice", key);
 	char *copy = strdup(key);
 	if (!copy) {
 		fputs(PROG ": out of memory\n", stderr);
@@ -217,7 +194,7 @@ static int parse_options(int argc, char **argv, options *o)
 			break;
 		case 't':
 			if (!*optarg)
-				return usage_error("%s", "-t: empty topic name");
+				return cp_log_usage("%s", "-t: empty topic name");
 			o->topic = optarg;
 			break;
 		case OPT_SERVICE:
@@ -244,12 +221,12 @@ static int parse_options(int argc, char **argv, options *o)
 			break;
 		case OPT_TIME:
 			if (push_parse_time(optarg, &o->time_nanos, err, sizeof err))
-				return usage_error("--time %s", err);
+				return cp_log_usage("--time %s", err);
 			o->have_time = 1;
 			break;
 		case OPT_DURATION:
 			if (push_parse_duration(optarg, &o->duration_nanos, err, sizeof err))
-				return usage_error("--duration %s", err);
+				return cp_log_usage("--duration %s", err);
 			o->have_duration = 1;
 			break;
 		case OPT_ID:
@@ -260,26 +237,26 @@ static int parse_options(int argc, char **argv, options *o)
 			break;
 		case OPT_TIMEOUT:
 			if (push_parse_duration(optarg, &o->timeout_ns, err, sizeof err))
-				return usage_error("--timeout %s", err);
+				return cp_log_usage("--timeout %s", err);
 			if (o->timeout_ns < 1000000 || o->timeout_ns / 1000000 > INT32_MAX - FLUSH_MARGIN_MS)
-				return usage_error("--timeout '%s': must be from 1ms to 24 days", optarg);
+				return cp_log_usage("--timeout '%s': must be from 1ms to 24 days", optarg);
 			break;
 		case OPT_MAX_SIZE:
-			if (parse_size(optarg, &o->max_size) || o->max_size == 0)
-				return usage_error("--max-size wants a number of bytes > 0, not '%s'", optarg);
+			if (cp_args_size(optarg, &o->max_size) || o->max_size == 0)
+				return cp_log_usage("--max-size wants a number of bytes > 0, not '%s'", optarg);
 			break;
 		case 'X':
 			if (!strchr(optarg, '=') || optarg[0] == '=')
-				return usage_error("-X '%s': expected KEY=VALUE", optarg);
+				return cp_log_usage("-X '%s': expected KEY=VALUE", optarg);
 			o->props[o->nprops++] = optarg;
 			break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);
 			return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
 		case ':':
-			return usage_error("%s needs a value", argv[optind - 1]);
+			return cp_log_usage("%s needs a value", argv[optind - 1]);
 		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
+			return cp_log_usage("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	for (int i = optind; i < argc; i++)
@@ -290,11 +267,11 @@ static int parse_options(int argc, char **argv, options *o)
 			o->brokers = env;
 	}
 	if (!o->service || !*o->service)
-		return usage_error("%s", "--service NAME is required");
+		return cp_log_usage("%s", "--service NAME is required");
 	if (o->nfiles == 0)
-		return usage_error("%s", "no profile FILE given");
+		return cp_log_usage("%s", "no profile FILE given");
 	if (o->id && o->nfiles > 1)
-		return usage_error("--id names one profile, but %zu files are given (leave the ids derived)",
+		return cp_log_usage("--id names one profile, but %zu files are given (leave the ids derived)",
 				   o->nfiles);
 	return -1;
 }
@@ -348,14 +325,14 @@ static rd_kafka_conf_t *build_conf(const options *o)
 		const char *value;
 		if (push_split_pair(o->props[i], key, sizeof key, &value, errstr, sizeof errstr) ||
 		    rd_kafka_conf_set(conf, key, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-			usage_error("-X %s: %s", o->props[i], errstr);
+			cp_log_usage("-X %s: %s", o->props[i], errstr);
 			rd_kafka_conf_destroy(conf);
 			return NULL;
 		}
 	}
 	size_t n = 0; /* the size of the value with its NUL */
 	if (rd_kafka_conf_get(conf, "bootstrap.servers", NULL, &n) != RD_KAFKA_CONF_OK || n <= 1) {
-		usage_error("%s", "no Kafka brokers: give -b BROKERS (or set CPROF_KAFKA_BROKERS)");
+		cp_log_usage("%s", "no Kafka brokers: give -b BROKERS (or set CPROF_KAFKA_BROKERS)");
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
@@ -516,7 +493,7 @@ static size_t max_message_bytes(const rd_kafka_conf_t *conf)
 	char buf[32];
 	size_t n = sizeof buf;
 	size_t v = 0;
-	if (rd_kafka_conf_get(conf, "message.max.bytes", buf, &n) != RD_KAFKA_CONF_OK || parse_size(buf, &v))
+	if (rd_kafka_conf_get(conf, "message.max.bytes", buf, &n) != RD_KAFKA_CONF_OK || cp_args_size(buf, &v))
 		return 0;
 	return v;
 }
@@ -524,6 +501,7 @@ static size_t max_message_bytes(const rd_kafka_conf_t *conf)
 int main(int argc, char **argv)
 {
 	options o;
+	cp_log_init(PROG);
 	int status = parse_options(argc, argv, &o);
 	if (status >= 0) {
 		free_options(&o);
@@ -535,7 +513,7 @@ int main(int argc, char **argv)
 	probe.payload = (const uint8_t *)"-";
 	probe.payload_len = 1;
 	if (cp_envelope_validate(&probe, NULL, err, sizeof err)) {
-		status = usage_error("%s", err);
+		status = cp_log_usage("%s", err);
 		free_options(&o);
 		return status;
 	}

@@ -15,6 +15,8 @@
 #include "cp_pprof.h"
 #include "cp_profile_files.h"
 #include "top.h"
+#include "cp_args.h"
+#include "cp_log.h"
 
 static const char top_usage[] =
 	"usage: cprof-query top --file FILE... [options]\n"
@@ -48,31 +50,6 @@ typedef struct {
 	size_t max_size;
 } top_options;
 
-static int parse_size(const char *s, size_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v > SIZE_MAX)
-		return -1;
-	*out = (size_t)v;
-	return 0;
-}
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 1, 2)))
-#endif
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("cprof-query top: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\n(see 'cprof-query top --help')\n", stderr);
-	return CP_EXIT_USAGE;
-}
-
 /* Returns -1 to go on, or the exit status to return. */
 static int parse_options(int argc, char **argv, top_options *o)
 {
@@ -103,8 +80,8 @@ static int parse_options(int argc, char **argv, top_options *o)
 			file_mode = 1;
 			break;
 		case OPT_SAMPLE_INDEX:
-			if (parse_size(optarg, &n) || n > INT32_MAX)
-				return usage_error("--sample-index wants a number >= 0, not '%s'", optarg);
+			if (cp_args_size(optarg, &n) || n > INT32_MAX)
+				return cp_log_usage("--sample-index wants a number >= 0, not '%s'", optarg);
 			o->sample_index = (long)n;
 			break;
 		case OPT_SAMPLE_TYPE:
@@ -112,35 +89,35 @@ static int parse_options(int argc, char **argv, top_options *o)
 			break;
 		case OPT_BY:
 			if (cp_top_parse_order(optarg, &o->order))
-				return usage_error("--by wants flat or cum, not '%s'", optarg);
+				return cp_log_usage("--by wants flat or cum, not '%s'", optarg);
 			break;
 		case OPT_FORMAT:
 			if (cp_top_parse_format(optarg, &o->format))
-				return usage_error("--format wants table, tsv, csv or json, not '%s'", optarg);
+				return cp_log_usage("--format wants table, tsv, csv or json, not '%s'", optarg);
 			break;
 		case 'n':
-			if (parse_size(optarg, &o->limit))
-				return usage_error("-n wants a number >= 0, not '%s'", optarg);
+			if (cp_args_size(optarg, &o->limit))
+				return cp_log_usage("-n wants a number >= 0, not '%s'", optarg);
 			break;
 		case OPT_MAX_SIZE:
-			if (parse_size(optarg, &o->max_size) || o->max_size == 0)
-				return usage_error("--max-size wants a number of bytes > 0, not '%s'", optarg);
+			if (cp_args_size(optarg, &o->max_size) || o->max_size == 0)
+				return cp_log_usage("--max-size wants a number of bytes > 0, not '%s'", optarg);
 			break;
 		case OPT_HELP:
 			fputs(top_usage, stdout);
 			return CP_EXIT_OK;
 		case ':':
-			return usage_error("option %s needs a value", argv[optind - 1]);
+			return cp_log_usage("option %s needs a value", argv[optind - 1]);
 		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
+			return cp_log_usage("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	for (int i = optind; i < argc; i++)
 		o->files[o->nfiles++] = argv[i];
 	if (!file_mode)
-		return usage_error("%s", "give profiles with --file FILE... (queries over stored data come later)");
+		return cp_log_usage("%s", "give profiles with --file FILE... (queries over stored data come later)");
 	if (o->sample_index >= 0 && o->sample_type)
-		return usage_error("%s", "give --sample-index or --sample-type, not both");
+		return cp_log_usage("%s", "give --sample-index or --sample-type, not both");
 	return -1;
 }
 
@@ -210,6 +187,7 @@ static int flatten_files(cp_flat *flat, const top_options *o)
 int cp_cmd_top(int argc, char **argv)
 {
 	top_options o;
+	cp_log_init("cprof-query top");
 	int status = parse_options(argc, argv, &o);
 	if (status >= 0) {
 		free(o.files);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "cp_args.h"
 #include "cp_envelope.h"
 #include "cp_file.h"
 #include "cp_flat.h"
@@ -74,13 +75,12 @@ static int parse(int argc, char **argv, load_options *o)
 			break;
 		}
 		case O_BATCH: {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || v == 0 || v > 100000) {
+			long v;
+			if (cp_args_long(optarg, 1, 100000, &v)) {
 				fprintf(stderr, "cprof-worker load: --batch wants 1..100000, not '%s'\n", optarg);
 				return CP_WORKER_USAGE;
 			}
-			o->batch = v;
+			o->batch = (size_t)v;
 			break;
 		}
 		case O_HELP: fputs(load_usage, stdout); return CP_WORKER_OK;

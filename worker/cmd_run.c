@@ -3,7 +3,6 @@
  * upload, dead-letters what it cannot use, and writes each batch through the store in one
  * transaction together with the offsets it covers. */
 #define _GNU_SOURCE /* getopt_long */
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
@@ -17,6 +16,8 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "cp_args.h"
+#include "cp_log.h"
 #include "cp_envelope.h"
 #include "cp_flat.h"
 #include "cp_pprof.h"
@@ -96,19 +97,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 1, 2)))
-#endif
-static void logf_(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("cprof-worker: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
 /* ------------------------------------------------------------------ PostgreSQL */
 
 static void pg_wait_and_reconnect(worker *w, int attempt)
@@ -135,7 +123,7 @@ static int64_t stored_offset(worker *w, const char *topic, int32_t partition)
 			PQclear(r);
 			return v;
 		}
-		logf_("reading the stored offset of %s [%" PRId32 "]: %s (retrying)", topic, partition,
+		cp_log("reading the stored offset of %s [%" PRId32 "]: %s (retrying)", topic, partition,
 		      PQerrorMessage(w->conn));
 		PQclear(r);
 		pg_wait_and_reconnect(w, attempt);
@@ -187,7 +175,7 @@ static void reseek_from_stored(worker *w)
 			p->stored < 0 ? RD_KAFKA_OFFSET_BEGINNING : p->stored;
 		rd_kafka_error_t *error = rd_kafka_seek_partitions(w->consumer, l, 5000);
 		if (error) {
-			logf_("seeking %s [%" PRId32 "]: %s", p->topic, p->partition, rd_kafka_error_string(error));
+			cp_log("seeking %s [%" PRId32 "]: %s", p->topic, p->partition, rd_kafka_error_string(error));
 			rd_kafka_error_destroy(error);
 		}
 		rd_kafka_topic_partition_list_destroy(l);
@@ -204,7 +192,7 @@ static int write_batch(worker *w)
 		/* Dead-lettered messages must be in Kafka before their offsets move past them. */
 		rd_kafka_flush(w->dlq, 30000);
 		if (w->dlq_failed) {
-			logf_("%" PRIu64 " dead-letter deliveries failed: the batch is not stored, its messages will be read again",
+			cp_log("%" PRIu64 " dead-letter deliveries failed: the batch is not stored, its messages will be read again",
 			      w->dlq_failed);
 			w->dlq_failed = 0;
 			reseek_from_stored(w);
@@ -216,7 +204,7 @@ static int write_batch(worker *w)
 	if (!profiles || !offsets) {
 		free(profiles);
 		free(offsets);
-		logf_("out of memory writing a batch");
+		cp_log("out of memory writing a batch");
 		return -1;
 	}
 	for (size_t i = 0; i < w->n; i++) {
@@ -246,7 +234,7 @@ static int write_batch(worker *w)
 		}
 		if (strncmp(err, "fence", 5) == 0) {
 			/* Another worker moved a partition on: drop the batch, start again from PostgreSQL. */
-			logf_("%s", err);
+			cp_log("%s", err);
 			free(profiles);
 			free(offsets);
 			reseek_from_stored(w);
@@ -254,10 +242,10 @@ static int write_batch(worker *w)
 			return 0;
 		}
 		if (stop_requested) {
-			logf_("stopping with a batch not stored (%s): its messages will be read again", err);
+			cp_log("stopping with a batch not stored (%s): its messages will be read again", err);
 			break;
 		}
-		logf_("storing a batch of %zu profiles: %s (retrying)", w->n, err);
+		cp_log("storing a batch of %zu profiles: %s (retrying)", w->n, err);
 		pg_wait_and_reconnect(w, attempt);
 	}
 	free(profiles);
@@ -282,7 +270,7 @@ static void dead_letter(worker *w, const rd_kafka_message_t *m, const char *reas
 	snprintf(part, sizeof part, "%" PRId32, m->partition);
 	snprintf(off, sizeof off, "%" PRId64, m->offset);
 	const char *topic = rd_kafka_topic_name(m->rkt);
-	logf_("%s [%" PRId32 "] @ %" PRId64 ": dead-lettered: %s", topic, m->partition, m->offset, reason);
+	cp_log("%s [%" PRId32 "] @ %" PRId64 ": dead-lettered: %s", topic, m->partition, m->offset, reason);
 	rd_kafka_resp_err_t err = rd_kafka_producev(
 		w->dlq, RD_KAFKA_V_TOPIC(w->o.dlq_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 		RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
@@ -304,7 +292,7 @@ static void take(worker *w, rd_kafka_message_t *m)
 	p->eof = 0;
 	if (p->next >= 0 && m->offset > p->next) {
 		w->gaps++;
-		logf_("GAP: %s [%" PRId32 "] offsets %" PRId64 " to %" PRId64 " are gone from Kafka (retention?): "
+		cp_log("GAP: %s [%" PRId32 "] offsets %" PRId64 " to %" PRId64 " are gone from Kafka (retention?): "
 		      "those uploads are lost",
 		      rd_kafka_topic_name(m->rkt), m->partition, p->next, m->offset - 1);
 	}
@@ -386,7 +374,7 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 			int64_t stored = stored_offset(w, tp->topic, tp->partition);
 			tp->offset = stored < 0 ? RD_KAFKA_OFFSET_BEGINNING : stored;
 			parts[i] = (partition_state){strdup(tp->topic), tp->partition, stored, stored, 0};
-			logf_("assigned %s [%" PRId32 "] from %s %" PRId64, tp->topic, tp->partition,
+			cp_log("assigned %s [%" PRId32 "] from %s %" PRId64, tp->topic, tp->partition,
 			      stored < 0 ? "the beginning, nothing stored at" : "stored offset", stored);
 		}
 		clear_batch(w);
@@ -404,7 +392,7 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 		w->parts = NULL;
 		w->nparts = 0;
 		rd_kafka_assign(rk, NULL);
-		logf_("partitions revoked");
+		cp_log("partitions revoked");
 	}
 }
 
@@ -439,7 +427,7 @@ static void stats(worker *w, int force)
 			lag += high - (w->parts[i].next < low ? low : w->parts[i].next);
 	}
 	snprintf(e, sizeof e, "%" PRId64, lag);
-	logf_("stats: consumed %" PRIu64 ", stored %" PRIu64 " (%.0f/s), duplicates %" PRIu64 ", dead-lettered %" PRIu64
+	cp_log("stats: consumed %" PRIu64 ", stored %" PRIu64 " (%.0f/s), duplicates %" PRIu64 ", dead-lettered %" PRIu64
 	      ", rows %" PRIu64 ", gaps %" PRIu64 ", lag %" PRId64,
 	      w->consumed, w->stored, rate, w->duplicates, w->dead, w->rows, w->gaps, lag);
 	snprintf(f, sizeof f, "%.3f", secs);
@@ -478,12 +466,9 @@ static int parse(int argc, char **argv, run_options *o)
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "b:t:X:", longopts, NULL)) != -1) {
-		char *end = NULL;
 		long v = 0;
 		if (c == O_COUNT || c == O_MS || c == O_STATS) {
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || v <= 0) {
+			if (cp_args_long(optarg, 1, 1000000000L, &v)) {
 				fprintf(stderr, "cprof-worker run: %s wants a positive number, not '%s'\n", argv[optind - 1],
 					optarg);
 				return CP_WORKER_USAGE;
@@ -547,6 +532,7 @@ bad:
 int cp_worker_run(int argc, char **argv)
 {
 	worker w = {0};
+	cp_log_init("cprof-worker");
 	int status = parse(argc, argv, &w.o);
 	if (status >= 0) {
 		free(w.o.props);
@@ -607,7 +593,7 @@ int cp_worker_run(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	logf_("consuming %s as group %s; dead letters to %s", w.o.topic, w.o.group, w.o.dlq_topic);
+	cp_log("consuming %s as group %s; dead letters to %s", w.o.topic, w.o.group, w.o.dlq_topic);
 	w.batch_started_ms = w.last_stats_ms = now_ms();
 	while (!stop_requested) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(w.consumer, 50);
@@ -617,7 +603,7 @@ int cp_worker_run(int argc, char **argv)
 				if (p)
 					p->eof = 1;
 			} else if (m->err) {
-				logf_("consumer: %s", rd_kafka_message_errstr(m));
+				cp_log("consumer: %s", rd_kafka_message_errstr(m));
 			} else {
 				take(&w, m);
 			}

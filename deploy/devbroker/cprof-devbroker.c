@@ -23,6 +23,8 @@
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include "cp_args.h"
+#include "cp_log.h"
 
 #define PROG "cprof-devbroker"
 #define EXIT_USAGE 2
@@ -84,20 +86,6 @@ static int signal_pipe[2] = {-1, -1};
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2)))
 #endif
-static void log_msg(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs(PROG ": ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	fflush(stderr);
-}
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 1, 2)))
-#endif
 static int usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -109,13 +97,11 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-/* Parses a decimal integer in [min, max]; returns -1 when s is not one. */
+/* Parses a decimal integer in [min, max] (within int); returns -1 when s is not one. */
 static int parse_int(const char *s, long min, long max, int *out)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
+	long v;
+	if (cp_args_long(s, min, max, &v))
 		return -1;
 	*out = (int)v;
 	return 0;
@@ -187,7 +173,7 @@ static int parse_options(int argc, char **argv, options *o)
 	o->brokers = 3;
 	o->props = calloc((size_t)argc, sizeof *o->props);
 	if (!o->props) {
-		log_msg("out of memory");
+		cp_log("out of memory");
 		return 1;
 	}
 	opterr = 0;
@@ -290,7 +276,7 @@ static int setup_signals(void)
 {
 	if (pipe(signal_pipe) != 0 || set_cloexec_nonblock(signal_pipe[0]) != 0 ||
 	    set_cloexec_nonblock(signal_pipe[1]) != 0) {
-		log_msg("cannot create the signal pipe: %s", strerror(errno));
+		cp_log("cannot create the signal pipe: %s", strerror(errno));
 		return -1;
 	}
 	struct sigaction sa;
@@ -298,12 +284,12 @@ static int setup_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = on_signal;
 	if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0) {
-		log_msg("sigaction: %s", strerror(errno));
+		cp_log("sigaction: %s", strerror(errno));
 		return -1;
 	}
 	sa.sa_handler = SIG_IGN; /* a client that hangs up must not kill the broker */
 	if (sigaction(SIGPIPE, &sa, NULL) != 0) {
-		log_msg("sigaction: %s", strerror(errno));
+		cp_log("sigaction: %s", strerror(errno));
 		return -1;
 	}
 	sigset_t set;
@@ -312,7 +298,7 @@ static int setup_signals(void)
 	sigaddset(&set, SIGINT);
 	int err = pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (err) {
-		log_msg("pthread_sigmask: %s", strerror(err));
+		cp_log("pthread_sigmask: %s", strerror(err));
 		return -1;
 	}
 	return 0;
@@ -326,7 +312,7 @@ static int unblock_signals(void)
 	sigaddset(&set, SIGINT);
 	int err = pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	if (err) {
-		log_msg("pthread_sigmask: %s", strerror(err));
+		cp_log("pthread_sigmask: %s", strerror(err));
 		return -1;
 	}
 	return 0;
@@ -340,13 +326,13 @@ static int write_bootstrap_file(const char *path, const char *servers)
 	size_t n = strlen(path) + 32;
 	char *tmp = malloc(n);
 	if (!tmp) {
-		log_msg("out of memory");
+		cp_log("out of memory");
 		return -1;
 	}
 	snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
 	FILE *f = fopen(tmp, "w");
 	if (!f) {
-		log_msg("cannot create %s: %s", tmp, strerror(errno));
+		cp_log("cannot create %s: %s", tmp, strerror(errno));
 		free(tmp);
 		return -1;
 	}
@@ -355,7 +341,7 @@ static int write_bootstrap_file(const char *path, const char *servers)
 	bad |= fsync(fileno(f)) != 0;
 	bad |= fclose(f) != 0;
 	if (bad || rename(tmp, path) != 0) {
-		log_msg("cannot write %s: %s", path, strerror(errno));
+		cp_log("cannot write %s: %s", path, strerror(errno));
 		unlink(tmp);
 		free(tmp);
 		return -1;
@@ -383,19 +369,19 @@ static int control_open(control_fifo *cf, const char *path)
 	if (mkfifo(path, 0600) == 0) {
 		cf->created = 1;
 	} else if (errno != EEXIST) {
-		log_msg("cannot create the control FIFO %s: %s", path, strerror(errno));
+		cp_log("cannot create the control FIFO %s: %s", path, strerror(errno));
 		return -1;
 	}
 	struct stat st;
 	if (stat(path, &st) != 0 || !S_ISFIFO(st.st_mode)) {
-		log_msg("%s exists and is not a FIFO", path);
+		cp_log("%s exists and is not a FIFO", path);
 		return -1;
 	}
 	/* Opened read-write (Linux semantics) so the FIFO always has a writer: no EOF and no
 	 * POLLHUP storm between clients, and `echo down 1 > PATH` never blocks. */
 	cf->fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (cf->fd < 0) {
-		log_msg("cannot open the control FIFO %s: %s", path, strerror(errno));
+		cp_log("cannot open the control FIFO %s: %s", path, strerror(errno));
 		if (cf->created)
 			unlink(path);
 		cf->created = 0;
@@ -412,7 +398,7 @@ static void control_run(rd_kafka_mock_cluster_t *mc, const options *o, char *lin
 	char *save = NULL;
 	for (char *w = strtok_r(line, " \t\r", &save); w; w = strtok_r(NULL, " \t\r", &save)) {
 		if (n == 5) {
-			log_msg("control: too many words, ignored");
+			cp_log("control: too many words, ignored");
 			return;
 		}
 		words[n++] = w;
@@ -423,20 +409,20 @@ static void control_run(rd_kafka_mock_cluster_t *mc, const options *o, char *lin
 	rd_kafka_resp_err_t err;
 	if ((strcmp(words[0], "down") == 0 || strcmp(words[0], "up") == 0) && n == 2) {
 		if (parse_int(words[1], 1, brokers, &broker) != 0) {
-			log_msg("control: '%s %s': broker must be an id from 1 to %d, ignored", words[0], words[1],
+			cp_log("control: '%s %s': broker must be an id from 1 to %d, ignored", words[0], words[1],
 				brokers);
 			return;
 		}
 		int down = words[0][0] == 'd';
 		err = down ? rd_kafka_mock_broker_set_down(mc, broker) : rd_kafka_mock_broker_set_up(mc, broker);
 		if (err)
-			log_msg("control: broker %d %s failed: %s", broker, words[0], rd_kafka_err2str(err));
+			cp_log("control: broker %d %s failed: %s", broker, words[0], rd_kafka_err2str(err));
 		else
-			log_msg("control: broker %d is %s", broker, words[0]);
+			cp_log("control: broker %d is %s", broker, words[0]);
 	} else if (strcmp(words[0], "leader") == 0 && n == 4) {
 		if (parse_int(words[2], 0, INT32_MAX, &partition) != 0 ||
 		    parse_int(words[3], 1, brokers, &broker) != 0) {
-			log_msg("control: 'leader %s %s %s': expected leader TOPIC PARTITION BROKER (broker 1 to "
+			cp_log("control: 'leader %s %s %s': expected leader TOPIC PARTITION BROKER (broker 1 to "
 				"%d), ignored",
 				words[1], words[2], words[3], brokers);
 			return;
@@ -445,18 +431,18 @@ static void control_run(rd_kafka_mock_cluster_t *mc, const options *o, char *lin
 		for (int i = 0; i < o->ntopics; i++)
 			known |= strcmp(o->topics[i].name, words[1]) == 0;
 		if (!known) { /* the mock would silently create a mistyped topic */
-			log_msg("control: 'leader %s ...': not one of the topics this broker was started with, ignored",
+			cp_log("control: 'leader %s ...': not one of the topics this broker was started with, ignored",
 				words[1]);
 			return;
 		}
 		err = rd_kafka_mock_partition_set_leader(mc, words[1], partition, broker);
 		if (err)
-			log_msg("control: leader of %s [%d] -> broker %d failed: %s", words[1], partition, broker,
+			cp_log("control: leader of %s [%d] -> broker %d failed: %s", words[1], partition, broker,
 				rd_kafka_err2str(err));
 		else
-			log_msg("control: leader of %s [%d] is broker %d", words[1], partition, broker);
+			cp_log("control: leader of %s [%d] is broker %d", words[1], partition, broker);
 	} else {
-		log_msg("control: unknown command '%s' (with %d argument(s)); expected 'down BROKER', "
+		cp_log("control: unknown command '%s' (with %d argument(s)); expected 'down BROKER', "
 			"'up BROKER' or 'leader TOPIC PARTITION BROKER', ignored",
 			words[0], n - 1);
 	}
@@ -473,7 +459,7 @@ static int control_read(control_fifo *cf, rd_kafka_mock_cluster_t *mc, const opt
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
-			log_msg("control FIFO: read: %s", strerror(errno));
+			cp_log("control FIFO: read: %s", strerror(errno));
 			return -1;
 		}
 		if (r == 0)
@@ -482,7 +468,7 @@ static int control_read(control_fifo *cf, rd_kafka_mock_cluster_t *mc, const opt
 			char c = chunk[i];
 			if (c == '\n') {
 				if (cf->discarding) {
-					log_msg("control: line longer than %d bytes, ignored", CONTROL_LINE_MAX - 1);
+					cp_log("control: line longer than %d bytes, ignored", CONTROL_LINE_MAX - 1);
 				} else {
 					cf->buf[cf->len] = '\0';
 					control_run(mc, o, cf->buf);
@@ -518,14 +504,14 @@ static int run(const options *o)
 	for (int i = 0; i < o->nprops; i++) {
 		char *kv = strdup(o->props[i]);
 		if (!kv) {
-			log_msg("out of memory");
+			cp_log("out of memory");
 			rd_kafka_conf_destroy(conf);
 			return 1;
 		}
 		char *eq = strchr(kv, '=');
 		*eq = '\0';
 		if (rd_kafka_conf_set(conf, kv, eq + 1, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-			log_msg("-X %s: %s", o->props[i], errstr);
+			cp_log("-X %s: %s", o->props[i], errstr);
 			free(kv);
 			rd_kafka_conf_destroy(conf);
 			return EXIT_USAGE;
@@ -534,23 +520,23 @@ static int run(const options *o)
 	}
 	host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
 	if (!host) {
-		log_msg("cannot create the librdkafka handle: %s", errstr);
+		cp_log("cannot create the librdkafka handle: %s", errstr);
 		rd_kafka_conf_destroy(conf);
 		return 1;
 	}
 	mc = rd_kafka_mock_cluster_new(host, o->brokers);
 	if (!mc) {
-		log_msg("cannot create the mock cluster of %d broker(s)", o->brokers);
+		cp_log("cannot create the mock cluster of %d broker(s)", o->brokers);
 		goto out;
 	}
 	for (int i = 0; i < o->ntopics; i++) {
 		const topic_spec *t = &o->topics[i];
 		rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mc, t->name, t->partitions, t->replication);
 		if (err) {
-			log_msg("cannot create topic %s: %s", t->name, rd_kafka_err2str(err));
+			cp_log("cannot create topic %s: %s", t->name, rd_kafka_err2str(err));
 			goto out;
 		}
-		log_msg("topic %s: %d partition(s), replication %d", t->name, t->partitions, t->replication);
+		cp_log("topic %s: %d partition(s), replication %d", t->name, t->partitions, t->replication);
 	}
 	if (o->control_fifo && control_open(&cf, o->control_fifo) != 0)
 		goto out;
@@ -562,10 +548,10 @@ static int run(const options *o)
 		wrote_file = 1;
 	}
 	if (printf("bootstrap.servers=%s\n", servers) < 0 || fflush(stdout) != 0) {
-		log_msg("cannot write to stdout: %s", strerror(errno));
+		cp_log("cannot write to stdout: %s", strerror(errno));
 		goto out;
 	}
-	log_msg("%d broker(s) listening: %s%s%s", o->brokers, servers, o->control_fifo ? "; control FIFO " : "",
+	cp_log("%d broker(s) listening: %s%s%s", o->brokers, servers, o->control_fifo ? "; control FIFO " : "",
 		o->control_fifo ? o->control_fifo : "");
 	if (unblock_signals() != 0)
 		goto out;
@@ -576,20 +562,20 @@ static int run(const options *o)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			log_msg("poll: %s", strerror(errno));
+			cp_log("poll: %s", strerror(errno));
 			goto out;
 		}
 		if (pfd[0].revents) {
 			unsigned char sig = 0;
 			if (read(signal_pipe[0], &sig, 1) == 1) {
-				log_msg("got signal %d, shutting down", sig);
+				cp_log("got signal %d, shutting down", sig);
 				status = 0;
 				goto out;
 			}
 		}
 		if (cf.fd >= 0 && pfd[1].revents) {
 			if (pfd[1].revents & (POLLERR | POLLNVAL)) {
-				log_msg("control FIFO: poll error");
+				cp_log("control FIFO: poll error");
 				goto out;
 			}
 			if (control_read(&cf, mc, o) != 0)
@@ -603,7 +589,7 @@ out:
 	if (host)
 		rd_kafka_destroy(host);
 	if (rd_kafka_wait_destroyed(5000) != 0) {
-		log_msg("librdkafka did not shut down within 5 s");
+		cp_log("librdkafka did not shut down within 5 s");
 		status = 1;
 	}
 	if (cf.fd >= 0)
@@ -611,17 +597,18 @@ out:
 	if (cf.created)
 		unlink(o->control_fifo);
 	if (wrote_file && unlink(o->bootstrap_file) != 0 && errno != ENOENT) {
-		log_msg("cannot remove %s: %s", o->bootstrap_file, strerror(errno));
+		cp_log("cannot remove %s: %s", o->bootstrap_file, strerror(errno));
 		status = 1;
 	}
 	if (status == 0)
-		log_msg("stopped");
+		cp_log("stopped");
 	return status;
 }
 
 int main(int argc, char **argv)
 {
 	options o;
+	cp_log_init(PROG);
 	int status = parse_options(argc, argv, &o);
 	if (status < 0)
 		status = run(&o);

@@ -27,6 +27,7 @@
 
 #include "cp_envelope.h"
 #include "cp_text.h"
+#include "cp_args.h"
 
 #define PROG "kafka_envelopes"
 #define EXIT_USAGE 2
@@ -65,17 +66,6 @@ static double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
 }
 
 static int usage_error(const char *what)
@@ -249,11 +239,11 @@ int main(int argc, char **argv)
 			payload_dir = optarg;
 			break;
 		case 'n':
-			if (parse_long(optarg, 1, 10000000, &n))
+			if (cp_args_long(optarg, 1, 10000000, &n))
 				return usage_error("-n must be an integer from 1 to 10000000");
 			break;
 		case 'T':
-			if (parse_long(optarg, 1, 86400, &timeout_s))
+			if (cp_args_long(optarg, 1, 86400, &timeout_s))
 				return usage_error("-T must be an integer from 1 to 86400");
 			break;
 		case ':':

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
+#include "cp_args.h"
 
 #define PROG "kafka_roundtrip"
 #define EXIT_USAGE 2
@@ -75,17 +76,6 @@ static void sleep_s(double s)
 	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
-}
-
-static int parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
 }
 
 static int usage_error(const char *what, const char *arg)
@@ -275,7 +265,7 @@ static void check_message(const options *o, const char *runid, const rd_kafka_me
 	if (dlen < sizeof digits) {
 		memcpy(digits, key + rlen + 1, dlen);
 		digits[dlen] = '\0';
-		if (parse_long(digits, 0, o->n - 1, &seq) != 0)
+		if (cp_args_long(digits, 0, o->n - 1, &seq) != 0)
 			seq = -1;
 	}
 	if (seq < 0) {
@@ -452,19 +442,19 @@ int main(int argc, char **argv)
 			o.meta_topic = optarg;
 			break;
 		case 'n':
-			if (parse_long(optarg, 1, 10000000, &o.n))
+			if (cp_args_long(optarg, 1, 10000000, &o.n))
 				return usage_error("-n must be an integer from 1 to 10000000", optarg);
 			break;
 		case 's':
-			if (parse_long(optarg, MIN_SIZE, 100000000, &o.size))
+			if (cp_args_long(optarg, MIN_SIZE, 100000000, &o.size))
 				return usage_error("-s must be an integer from 48 to 100000000", optarg);
 			break;
 		case 'r':
-			if (parse_long(optarg, 0, 10000000, &o.rate))
+			if (cp_args_long(optarg, 0, 10000000, &o.rate))
 				return usage_error("-r must be an integer from 0 to 10000000", optarg);
 			break;
 		case 'T':
-			if (parse_long(optarg, 1, 86400, &o.timeout_s))
+			if (cp_args_long(optarg, 1, 86400, &o.timeout_s))
 				return usage_error("-T must be an integer from 1 to 86400", optarg);
 			break;
 		case ':':

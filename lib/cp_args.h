@@ -1,0 +1,14 @@
+/* cp_args: strict parsing of numbers given on command lines: the whole string must be a decimal
+ * number within the bounds, or the call fails (no silent 0 for "abc", no wrap of "-1" to a
+ * huge size). Shared by every cprof command. */
+#ifndef CP_ARGS_H
+#define CP_ARGS_H
+
+#include <stddef.h>
+
+/* A size: decimal digits only. Returns 0, or -1 when s is not one. */
+int cp_args_size(const char *s, size_t *out);
+/* A decimal integer in [min, max]. Returns 0, or -1 when s is not one. */
+int cp_args_long(const char *s, long min, long max, long *out);
+
+#endif
