@@ -30,3 +30,20 @@ cprof_top_tsv() {
 	tail -n +2 "$CPROF_WORK/top.$$" | sort
 	rm -f "$CPROF_WORK/top.$$"
 }
+
+# devbroker_start DIR ARG...: cprof-devbroker ARG... in the background, its output in
+# DIR/broker.out and DIR/broker.err; sets broker_pid, then brokers (the bootstrap servers) once
+# it listens. Fails, brokers empty, when it does not listen within 15 s.
+devbroker_start() {
+	_dir=$1
+	shift
+	"$CPROF_BIN/cprof-devbroker" "$@" >"$_dir/broker.out" 2>"$_dir/broker.err" &
+	broker_pid=$!
+	_tries=150
+	while [ "$_tries" -gt 0 ] && ! grep -q '^bootstrap.servers=' "$_dir/broker.out" 2>/dev/null; do
+		sleep 0.1
+		_tries=$((_tries - 1))
+	done
+	brokers=$(sed -n 's/^bootstrap\.servers=//p' "$_dir/broker.out")
+	[ -n "$brokers" ]
+}

@@ -92,6 +92,21 @@ long_name=$(printf 'ns::%.0s' $(seq 1 2000))
 check "names longer than a btree entry are stored" equals "8000" as_writer \
 	"INSERT INTO cprof.functions (name) VALUES ('$long_name') RETURNING length(name)"
 
+# `cprof-worker maintain`: today and 2 days ahead exist afterwards (4 tables x 3 days, or fewer
+# when the batch already made some); with a retention of 3 days, the days before the last 3 go.
+day() { date -u -d "@$(($(date -u +%s) + $1 * 86400))" +%Y-%m-%d; }
+parts_of_day() { sql "SELECT count(*) FROM pg_class WHERE relnamespace = 'cprof'::regnamespace AND relname ~ ('_' || replace('$1', '-', '') || '\$')"; }
+sql "SELECT cprof.ensure_partitions(DATE '$(day -9)', DATE '$(day -1)')" >/dev/null
+check "maintain creates today and 2 days ahead" equals "partitions: 12 created, 0 dropped" worker maintain
+check "maintain again creates nothing, drops nothing" equals "partitions: 0 created, 0 dropped" worker maintain
+check "the day after tomorrow has its 4 partitions" equals 4 parts_of_day "$(day 2)"
+check "maintain --retention-days 3 drops the 7 older days" equals "partitions: 0 created, 28 dropped" \
+	worker maintain --retention-days 3
+check "the oldest day kept keeps its partitions" equals 4 parts_of_day "$(day -2)"
+check "the day before it has none" equals 0 parts_of_day "$(day -3)"
+check "maintain refuses a retention of 0 days" fails_with "wants a number of days" worker maintain --retention-days 0
+check "maintain refuses a bad number" fails_with "not '3x'" worker maintain --ahead-days 3x
+
 # A migration edited after it was applied is refused (simulated by changing its checksum).
 sql "UPDATE cprof.schema_migrations SET checksum = 'edited' WHERE version = 1" >/dev/null
 check "a changed migration is refused" fails_with "migration 001_schema was changed after it was applied" worker migrate

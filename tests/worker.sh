@@ -29,16 +29,8 @@ db=$PG_CONNINFO
 sql() { pg_psql "$work/pg" -F "$(printf '\t')" -c "$1"; }
 "$CPROF_BIN/cprof-worker" migrate --pg "$db" >/dev/null || bad "migrate"
 
-"$CPROF_BIN/cprof-devbroker" --brokers 3 --topic cprof.profiles:6 --topic cprof.profiles.dlq:2 \
-	>"$work/broker.out" 2>"$work/broker.err" &
-broker_pid=$!
-tries=150
-while [ "$tries" -gt 0 ] && ! grep -q '^bootstrap.servers=' "$work/broker.out" 2>/dev/null; do
-	sleep 0.1
-	tries=$((tries - 1))
-done
-brokers=$(sed -n 's/^bootstrap\.servers=//p' "$work/broker.out")
-[ -n "$brokers" ] || { bad "the devbroker did not start: $(cat "$work/broker.err")"; finish; }
+devbroker_start "$work" --brokers 3 --topic cprof.profiles:6 --topic cprof.profiles.dlq:2 ||
+	{ bad "the devbroker did not start: $(cat "$work/broker.err")"; finish; }
 
 fx=$work/fx
 "$(gofixtures_bin)" write "$fx" >/dev/null 2>&1 || { bad "Go fixtures"; finish; }

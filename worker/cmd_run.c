@@ -21,6 +21,7 @@
 #include "cp_envelope.h"
 #include "cp_flat.h"
 #include "cp_pprof.h"
+#include "maintain.h"
 #include "store.h"
 
 static const char run_usage[] =
@@ -34,15 +35,28 @@ static const char run_usage[] =
 	"  --dlq T              the dead-letter topic (default cprof.profiles.dlq)\n"
 	"  --group G            the consumer group (default cprof-worker)\n"
 	"  --batch-count N      profiles per batch at most (default 500)\n"
+	"  --batch-bytes N      message bytes per batch at most (default 64 MiB)\n"
+	"  --max-message-bytes N  the largest pprof payload taken; larger ones are dead-lettered\n"
+	"                       (default 64 MiB)\n"
+	"  --max-size BYTES     the largest profile after decompression (default 256 MiB)\n"
 	"  --batch-ms MS        a batch is written at least this often (default 1000)\n"
 	"  --stats-seconds S    the interval of the stats line and row (default 10)\n"
+	"  --retention-days N   keep N days (UTC, today included): partitions of older days are\n"
+	"                       dropped every hour, and older uploads are dead-lettered, not stored\n"
+	"                       (default: keep everything; partitions are created ahead either way)\n"
 	"  --drain              exit once every assigned partition is consumed to its end\n"
 	"  -X key=value         a librdkafka property, for the consumer and the dead-letter producer\n";
 
+/* The most --max-message-bytes and --max-size take: librdkafka's own ceiling on a message. */
+#define MAX_MESSAGE_LIMIT 900000000
+
 typedef struct {
 	const char *pg, *brokers, *topic, *dlq_topic, *group;
-	size_t batch_count;
+	size_t batch_count, batch_bytes;
+	cp_envelope_limits envelope_limits;
+	cp_pprof_limits pprof_limits;
 	long batch_ms, stats_seconds;
+	int retention_days;
 	int drain;
 	const char **props;
 	size_t nprops;
@@ -74,12 +88,19 @@ typedef struct {
 	cp_pprof_decoder *decoder;
 	partition_state *parts;
 	size_t nparts;
+	cp_envelope_header *headers; /* the message's headers, for the envelope reader */
+	size_t headers_cap;
 	batch_entry *entries;
-	size_t n, cap;
+	size_t n, cap, bytes; /* bytes: the batch's message bytes, dead-lettered ones included */
 	int64_t batch_started_ms;
+	int write_failures;  /* consecutive failed writes of the batch in hand */
+	int64_t retry_at_ms; /* when the next attempt is due, while write_failures > 0 */
+	int paused;          /* consumption of the assignment paused until the batch is stored */
 	uint64_t consumed, stored, duplicates, dead, rows, gaps, dlq_failed;
+	uint64_t dead_in_batch; /* dead letters sent for the batch in hand, not yet final */
 	uint64_t last_consumed, last_stored;
 	int64_t last_stats_ms;
+	int64_t next_maintenance_ms;
 } worker;
 
 static volatile sig_atomic_t stop_requested;
@@ -148,6 +169,8 @@ static void clear_batch(worker *w)
 		cp_envelope_free(&w->entries[i].meta);
 	}
 	w->n = 0;
+	w->bytes = 0;
+	w->dead_in_batch = 0;
 	for (size_t i = 0; i < w->nparts; i++)
 		w->parts[i].next = w->parts[i].stored < 0 ? -1 : w->parts[i].stored;
 }
@@ -170,6 +193,7 @@ static void reseek_from_stored(worker *w)
 		partition_state *p = &w->parts[i];
 		p->stored = stored_offset(w, p->topic, p->partition);
 		p->next = p->stored;
+		p->eof = 0;
 		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
 		rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
 			p->stored < 0 ? RD_KAFKA_OFFSET_BEGINNING : p->stored;
@@ -182,13 +206,32 @@ static void reseek_from_stored(worker *w)
 	}
 }
 
-/* Writes the batch with its offsets; PostgreSQL errors are retried (the batch is in memory)
- * until it is written, fenced off, or a stop is requested. Returns 0 when nothing is pending. */
+/* Pauses (or resumes) fetching on every assigned partition: while a batch cannot be stored the
+ * loop keeps polling, so the group still sees a live member, but takes in nothing new. */
+static void set_paused(worker *w, int paused)
+{
+	if (w->paused == paused)
+		return;
+	w->paused = paused;
+	if (!w->nparts)
+		return;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)w->nparts);
+	for (size_t i = 0; i < w->nparts; i++)
+		rd_kafka_topic_partition_list_add(l, w->parts[i].topic, w->parts[i].partition);
+	rd_kafka_resp_err_t err = paused ? rd_kafka_pause_partitions(w->consumer, l) : rd_kafka_resume_partitions(w->consumer, l);
+	if (err)
+		cp_log("%s the assigned partitions: %s", paused ? "pausing" : "resuming", rd_kafka_err2str(err));
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* One attempt to write the batch with its offsets. Returns 0 when nothing is pending any more
+ * (written, or fenced off and the partitions re-read from PostgreSQL), -1 when the batch is
+ * still in hand: PostgreSQL failed, and the caller retries later (try_write_batch_later). */
 static int write_batch(worker *w)
 {
 	if (!batch_pending(w))
 		return 0;
-	if (w->dead) {
+	if (w->dead_in_batch) {
 		/* Dead-lettered messages must be in Kafka before their offsets move past them. */
 		rd_kafka_flush(w->dlq, 30000);
 		if (w->dlq_failed) {
@@ -196,7 +239,8 @@ static int write_batch(worker *w)
 			      w->dlq_failed);
 			w->dlq_failed = 0;
 			reseek_from_stored(w);
-			return -1;
+			w->batch_started_ms = now_ms();
+			return 0;
 		}
 	}
 	cp_store_profile *profiles = calloc(w->n + 1, sizeof *profiles);
@@ -218,52 +262,110 @@ static int write_batch(worker *w)
 		if (w->parts[i].next > w->parts[i].stored)
 			offsets[noffsets++] = (cp_store_offsets){w->parts[i].topic, w->parts[i].partition,
 								w->parts[i].stored, w->parts[i].next};
-	int rc = -1;
 	char err[1024];
-	for (int attempt = 0;; attempt++) {
-		cp_store_result res;
-		if (cp_store_write(w->store, profiles, w->n, offsets, noffsets, &res, err, sizeof err) == 0) {
-			w->stored += res.stored;
-			w->duplicates += res.duplicates;
-			w->rows += res.rows;
-			for (size_t i = 0; i < w->nparts; i++)
-				if (w->parts[i].next > w->parts[i].stored)
-					w->parts[i].stored = w->parts[i].next;
-			rc = 0;
-			break;
-		}
-		if (strncmp(err, "fence", 5) == 0) {
-			/* Another worker moved a partition on: drop the batch, start again from PostgreSQL. */
-			cp_log("%s", err);
-			free(profiles);
-			free(offsets);
-			reseek_from_stored(w);
-			w->batch_started_ms = now_ms();
-			return 0;
-		}
-		if (stop_requested) {
-			cp_log("stopping with a batch not stored (%s): its messages will be read again", err);
-			break;
-		}
-		cp_log("storing a batch of %zu profiles: %s (retrying)", w->n, err);
-		pg_wait_and_reconnect(w, attempt);
-	}
+	cp_store_result res;
+	int rc = cp_store_write(w->store, profiles, w->n, offsets, noffsets, &res, err, sizeof err);
 	free(profiles);
 	free(offsets);
-	clear_batch(w);
+	if (rc == 0) {
+		w->stored += res.stored;
+		w->duplicates += res.duplicates;
+		w->rows += res.rows;
+		for (size_t i = 0; i < w->nparts; i++)
+			if (w->parts[i].next > w->parts[i].stored)
+				w->parts[i].stored = w->parts[i].next;
+		if (w->write_failures)
+			cp_log("the batch of %zu profiles is stored after %d failed attempt(s)", w->n, w->write_failures);
+		clear_batch(w);
+	} else if (strncmp(err, "fence", 5) == 0) {
+		/* Another worker moved a partition on: drop the batch, start again from PostgreSQL. */
+		cp_log("%s", err);
+		reseek_from_stored(w);
+	} else {
+		w->write_failures++;
+		cp_log("storing a batch of %zu profiles (attempt %d): %s", w->n, w->write_failures, err);
+		return -1;
+	}
+	w->write_failures = 0;
 	w->batch_started_ms = now_ms();
-	return rc;
+	set_paused(w, 0);
+	return 0;
+}
+
+/* After a failed write: consumption paused, the next attempt due after a backoff of 100 ms
+ * doubling to 6.4 s, the connection reset if it broke. */
+static void try_write_batch_later(worker *w)
+{
+	int attempt = w->write_failures - 1;
+	w->retry_at_ms = now_ms() + (100L << (attempt < 6 ? attempt : 6));
+	set_paused(w, 1);
+	if (PQstatus(w->conn) != CONNECTION_OK)
+		PQreset(w->conn);
+}
+
+/* Drops the batch in hand: nothing of it is stored, so its messages are read again from the
+ * stored offsets, by this worker or the partition's next owner. */
+static void abandon_batch(worker *w, const char *why)
+{
+	if (w->n)
+		cp_log("%s: a batch of %zu profiles is not stored; its messages will be read again", why, w->n);
+	clear_batch(w);
+	w->write_failures = 0;
+	w->batch_started_ms = now_ms();
 }
 
 /* ------------------------------------------------------------------ messages */
 
+/* Produces a dead letter; hdrs is taken over whatever happens. With drop_value, the value is
+ * left out and the header cprof-dlq-value-dropped says how many bytes it had. Returns
+ * librdkafka's error. */
+static rd_kafka_resp_err_t produce_dead_letter(worker *w, const void *key, size_t key_len, void *value,
+					       size_t value_len, int drop_value, rd_kafka_headers_t *hdrs)
+{
+	if (drop_value) {
+		char size[32];
+		snprintf(size, sizeof size, "%zu", value_len);
+		rd_kafka_header_add(hdrs, "cprof-dlq-value-dropped", -1, size, -1);
+		value = NULL;
+		value_len = 0;
+	}
+	rd_kafka_resp_err_t err = rd_kafka_producev(w->dlq, RD_KAFKA_V_TOPIC(w->o.dlq_topic),
+						    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, key_len),
+						    RD_KAFKA_V_VALUE(value, value_len), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+	if (err)
+		rd_kafka_headers_destroy(hdrs); /* still ours when producev fails */
+	return err;
+}
+
+/* A copy of a message's headers (an empty set when it has none), to add to. */
+static rd_kafka_headers_t *headers_of(const rd_kafka_message_t *m)
+{
+	rd_kafka_headers_t *hdrs = NULL;
+	return rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_headers_copy(hdrs)
+										 : rd_kafka_headers_new(5);
+}
+
+/* A dead letter the broker refused as too large goes again without its value; any other failure
+ * is counted, and the batch is then not stored but read again (write_batch). */
 static void dlq_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	(void)rk;
-	if (m->err)
-		((worker *)opaque)->dlq_failed++;
+	worker *w = opaque;
+	if (!m->err)
+		return;
+	if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && m->payload &&
+	    produce_dead_letter(w, m->key, m->key_len, NULL, m->len, 1, headers_of(m)) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		cp_log("a dead letter of %zu bytes was too large for the dead-letter topic: sent again without its value",
+		      m->len);
+		return;
+	}
+	cp_log("a dead letter was not delivered: %s", rd_kafka_err2str(m->err));
+	w->dlq_failed++;
 }
 
+/* Dead-letters a message: its key, value and headers, then the headers cprof-dlq-reason,
+ * -topic, -partition and -offset. One too large for the dead-letter producer goes without its
+ * value; any other refusal is counted (see dlq_delivered). */
 static void dead_letter(worker *w, const rd_kafka_message_t *m, const char *reason)
 {
 	char part[16], off[32];
@@ -271,16 +373,44 @@ static void dead_letter(worker *w, const rd_kafka_message_t *m, const char *reas
 	snprintf(off, sizeof off, "%" PRId64, m->offset);
 	const char *topic = rd_kafka_topic_name(m->rkt);
 	cp_log("%s [%" PRId32 "] @ %" PRId64 ": dead-lettered: %s", topic, m->partition, m->offset, reason);
-	rd_kafka_resp_err_t err = rd_kafka_producev(
-		w->dlq, RD_KAFKA_V_TOPIC(w->o.dlq_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
-		RD_KAFKA_V_HEADER("cprof-dlq-reason", reason, (ssize_t)strlen(reason)),
-		RD_KAFKA_V_HEADER("cprof-dlq-topic", topic, (ssize_t)strlen(topic)),
-		RD_KAFKA_V_HEADER("cprof-dlq-partition", part, (ssize_t)strlen(part)),
-		RD_KAFKA_V_HEADER("cprof-dlq-offset", off, (ssize_t)strlen(off)), RD_KAFKA_V_END);
-	if (err)
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
+	for (int drop_value = 0; drop_value < 2 && err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE; drop_value++) {
+		rd_kafka_headers_t *hdrs = headers_of(m);
+		rd_kafka_header_add(hdrs, "cprof-dlq-reason", -1, reason, -1);
+		rd_kafka_header_add(hdrs, "cprof-dlq-topic", -1, topic, -1);
+		rd_kafka_header_add(hdrs, "cprof-dlq-partition", -1, part, -1);
+		rd_kafka_header_add(hdrs, "cprof-dlq-offset", -1, off, -1);
+		err = produce_dead_letter(w, m->key, m->key_len, m->payload, m->len, drop_value, hdrs);
+	}
+	if (err) {
+		cp_log("%s [%" PRId32 "] @ %" PRId64 ": dead-lettering failed: %s", topic, m->partition, m->offset,
+		      rd_kafka_err2str(err));
 		w->dlq_failed++;
+	}
 	w->dead++;
+	w->dead_in_batch++;
+}
+
+/* Whether a profile of this time is older than the retention keeps (then says so in reason):
+ * storing it would bring back a partition the retention dropped. */
+static int before_retention(const worker *w, int64_t time_nanos, char *reason, size_t len)
+{
+	if (!w->o.retention_days)
+		return 0;
+	int64_t horizon = cp_maintain_horizon(w->o.retention_days, (int64_t)time(NULL));
+	int64_t seconds = time_nanos / 1000000000 - (time_nanos % 1000000000 < 0);
+	if (seconds >= horizon)
+		return 0;
+	char when[32] = "?", from[32] = "?";
+	time_t a = (time_t)seconds, b = (time_t)horizon;
+	struct tm tm;
+	if (gmtime_r(&a, &tm))
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (gmtime_r(&b, &tm))
+		strftime(from, sizeof from, "%Y-%m-%d", &tm);
+	snprintf(reason, len, "too old: the profile's time %s is before %s, the start of the %d day(s) of retention",
+		 when, from, w->o.retention_days);
+	return 1;
 }
 
 /* Takes one message into the batch, or to the dead-letter topic. */
@@ -298,16 +428,28 @@ static void take(worker *w, rd_kafka_message_t *m)
 	}
 	p->next = m->offset + 1;
 	w->consumed++;
+	w->bytes += m->len;
 
-	cp_envelope_header headers[64];
+	/* every header: the envelope reader judges them all (a raw upload's cprof-* headers may
+	 * come after any number of others) */
 	size_t nheaders = 0;
 	rd_kafka_headers_t *hdrs = NULL;
 	if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		size_t count = rd_kafka_header_cnt(hdrs);
+		if (count > w->headers_cap) {
+			cp_envelope_header *grown = realloc(w->headers, count * sizeof *grown);
+			if (!grown) {
+				dead_letter(w, m, "the worker ran out of memory for this upload's headers");
+				return;
+			}
+			w->headers = grown;
+			w->headers_cap = count;
+		}
 		const char *name;
 		const void *value;
 		size_t size;
-		for (size_t i = 0; nheaders < 64 && rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == 0; i++)
-			headers[nheaders++] = (cp_envelope_header){name, value ? value : "", value ? size : 0};
+		while (nheaders < count && rd_kafka_header_get_all(hdrs, nheaders, &name, &value, &size) == 0)
+			w->headers[nheaders++] = (cp_envelope_header){name, value ? value : "", value ? size : 0};
 	}
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 64;
@@ -323,7 +465,8 @@ static void take(worker *w, rd_kafka_message_t *m)
 	memset(e, 0, sizeof *e);
 	char err[640], reason[700];
 	cp_envelope_form form;
-	if (cp_envelope_read_message(headers, nheaders, m->payload, m->len, NULL, &e->meta, &form, err, sizeof err)) {
+	if (cp_envelope_read_message(w->headers, nheaders, m->payload, m->len, &w->o.envelope_limits, &e->meta, &form,
+				     err, sizeof err)) {
 		snprintf(reason, sizeof reason, "bad upload: %s", err);
 		dead_letter(w, m, reason);
 		return;
@@ -342,6 +485,8 @@ static void take(worker *w, rd_kafka_message_t *m)
 		e->meta.profile_type = cp_envelope_guess_type(prof);
 	e->time_nanos = e->meta.start_time_unix_nanos ? e->meta.start_time_unix_nanos : prof->time_nanos;
 	e->duration_nanos = e->meta.duration_nanos ? e->meta.duration_nanos : prof->duration_nanos;
+	if (before_retention(w, e->time_nanos, reason, sizeof reason))
+		goto dead;
 	if (!e->meta.profile_id || !*e->meta.profile_id) {
 		if (cp_envelope_derive_id(&e->meta, e->id)) {
 			snprintf(reason, sizeof reason, "the worker ran out of memory deriving the profile id");
@@ -385,7 +530,10 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 		w->nparts = parts ? (size_t)list->cnt : 0;
 		rd_kafka_assign(rk, list);
 	} else {
-		write_batch(w); /* what is in hand is stored (or, failing that, read again by the next owner) */
+		/* what is in hand is stored, or else read again by the next owner */
+		if (write_batch(w))
+			abandon_batch(w, "partitions revoked");
+		set_paused(w, 0);
 		for (size_t i = 0; i < w->nparts; i++)
 			free(w->parts[i].topic);
 		free(w->parts);
@@ -404,6 +552,15 @@ static int all_at_end(const worker *w)
 		if (!w->parts[i].eof)
 			return 0;
 	return 1;
+}
+
+/* Whether to write the batch now: a limit reached, or, after a failure, the retry due. */
+static int batch_due(const worker *w)
+{
+	if (w->write_failures)
+		return now_ms() >= w->retry_at_ms;
+	return w->n >= w->o.batch_count || w->bytes >= w->o.batch_bytes || now_ms() - w->batch_started_ms >= w->o.batch_ms ||
+	       (w->o.drain && all_at_end(w));
 }
 
 static void stats(worker *w, int force)
@@ -444,21 +601,45 @@ static void stats(worker *w, int force)
 	w->last_consumed = w->consumed;
 }
 
+/* The partition maintenance (maintain.h): at start, then every hour; after a failure (logged;
+ * the store still creates the partitions each batch needs) again in a minute. */
+static void maintenance(worker *w)
+{
+	int64_t t = now_ms();
+	if (t < w->next_maintenance_ms)
+		return;
+	cp_maintain_options options = {w->o.retention_days, 2};
+	cp_maintain_result res;
+	char err[1024];
+	if (cp_maintain(w->conn, &options, (int64_t)time(NULL), &res, err, sizeof err)) {
+		cp_log("%s (again in a minute)", err);
+		w->next_maintenance_ms = t + 60 * 1000;
+		return;
+	}
+	if (res.created || res.dropped)
+		cp_log("partitions: %ld created ahead, %ld dropped past the retention", res.created, res.dropped);
+	w->next_maintenance_ms = t + 3600 * 1000;
+}
+
 /* ------------------------------------------------------------------ setup */
 
 static int parse(int argc, char **argv, run_options *o)
 {
-	enum { O_PG = 256, O_DLQ, O_GROUP, O_COUNT, O_MS, O_STATS, O_DRAIN, O_HELP };
+	enum { O_PG = 256, O_DLQ, O_GROUP, O_COUNT, O_BYTES, O_MS, O_STATS, O_RETENTION, O_MAX_MESSAGE, O_MAX_SIZE, O_DRAIN, O_HELP };
 	static const struct option longopts[] = {
 		{"pg", required_argument, NULL, O_PG},	      {"brokers", required_argument, NULL, 'b'},
 		{"topic", required_argument, NULL, 't'},      {"dlq", required_argument, NULL, O_DLQ},
 		{"group", required_argument, NULL, O_GROUP},  {"batch-count", required_argument, NULL, O_COUNT},
+		{"batch-bytes", required_argument, NULL, O_BYTES},
 		{"batch-ms", required_argument, NULL, O_MS},  {"stats-seconds", required_argument, NULL, O_STATS},
+		{"retention-days", required_argument, NULL, O_RETENTION},
+		{"max-message-bytes", required_argument, NULL, O_MAX_MESSAGE},
+		{"max-size", required_argument, NULL, O_MAX_SIZE},
 		{"drain", no_argument, NULL, O_DRAIN},	      {"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
 	*o = (run_options){.topic = "cprof.profiles", .dlq_topic = "cprof.profiles.dlq", .group = "cprof-worker",
-			   .batch_count = 500, .batch_ms = 1000, .stats_seconds = 10};
+			   .batch_count = 500, .batch_bytes = 64 << 20, .batch_ms = 1000, .stats_seconds = 10};
 	o->brokers = getenv("CPROF_KAFKA_BROKERS");
 	o->props = calloc((size_t)argc + 1, sizeof *o->props);
 	if (!o->props)
@@ -467,7 +648,7 @@ static int parse(int argc, char **argv, run_options *o)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "b:t:X:", longopts, NULL)) != -1) {
 		long v = 0;
-		if (c == O_COUNT || c == O_MS || c == O_STATS) {
+		if (c == O_COUNT || c == O_BYTES || c == O_MS || c == O_STATS) {
 			if (cp_args_long(optarg, 1, 1000000000L, &v)) {
 				fprintf(stderr, "cprof-worker run: %s wants a positive number, not '%s'\n", argv[optind - 1],
 					optarg);
@@ -481,8 +662,31 @@ static int parse(int argc, char **argv, run_options *o)
 		case O_DLQ: o->dlq_topic = optarg; break;
 		case O_GROUP: o->group = optarg; break;
 		case O_COUNT: o->batch_count = (size_t)v; break;
+		case O_BYTES: o->batch_bytes = (size_t)v; break;
 		case O_MS: o->batch_ms = v; break;
 		case O_STATS: o->stats_seconds = v; break;
+		case O_MAX_MESSAGE:
+		case O_MAX_SIZE: {
+			size_t bytes = 0;
+			if (cp_args_size(optarg, &bytes) || bytes == 0 || bytes > MAX_MESSAGE_LIMIT) {
+				fprintf(stderr, "cprof-worker run: %s wants a number of bytes (1 to %d), not '%s'\n",
+					argv[optind - 1], MAX_MESSAGE_LIMIT, optarg);
+				return CP_WORKER_USAGE;
+			}
+			if (c == O_MAX_MESSAGE)
+				o->envelope_limits.max_payload = bytes;
+			else
+				o->pprof_limits.max_decompressed = bytes;
+			break;
+		}
+		case O_RETENTION:
+			if (cp_args_long(optarg, 1, 3650, &v)) {
+				fprintf(stderr, "cprof-worker run: --retention-days wants a number of days (1 to 3650), not '%s'\n",
+					optarg);
+				return CP_WORKER_USAGE;
+			}
+			o->retention_days = (int)v;
+			break;
 		case O_DRAIN: o->drain = 1; break;
 		case 'X': o->props[o->nprops++] = optarg; break;
 		case O_HELP: fputs(run_usage, stdout); return CP_WORKER_OK;
@@ -542,8 +746,13 @@ int cp_worker_run(int argc, char **argv)
 	static const char *const consumer_settings[] = {
 		"enable.auto.commit", "false", "enable.auto.offset.store", "false", "auto.offset.reset", "earliest",
 		"enable.partition.eof", "true", "fetch.wait.max.ms", "10", "client.id", "cprof-worker", NULL};
-	static const char *const producer_settings[] = {"enable.idempotence", "true", "acks", "all", "client.id",
-							 "cprof-worker-dlq", NULL};
+	/* a dead letter carries its message: room for the largest payload taken, and headers */
+	char dlq_max[32];
+	snprintf(dlq_max, sizeof dlq_max, "%zu",
+		 (w.o.envelope_limits.max_payload ? w.o.envelope_limits.max_payload : CP_ENVELOPE_DEFAULT_MAX_PAYLOAD) +
+			 ((size_t)1 << 20));
+	const char *const producer_settings[] = {"enable.idempotence", "true", "acks", "all", "client.id",
+						 "cprof-worker-dlq", "message.max.bytes", dlq_max, NULL};
 	char err[512];
 	rd_kafka_conf_t *cconf = make_conf(&w.o, consumer_settings), *pconf = NULL;
 	if (!cconf || rd_kafka_conf_set(cconf, "group.id", w.o.group, err, sizeof err) != RD_KAFKA_CONF_OK) {
@@ -568,7 +777,7 @@ int cp_worker_run(int argc, char **argv)
 		goto out;
 	}
 	w.store = cp_store_new(w.conn, w.o.group);
-	w.decoder = cp_pprof_decoder_new(NULL);
+	w.decoder = cp_pprof_decoder_new(&w.o.pprof_limits);
 	w.dlq = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof err);
 	if (w.dlq)
 		pconf = NULL;
@@ -610,13 +819,15 @@ int cp_worker_run(int argc, char **argv)
 			rd_kafka_message_destroy(m);
 		}
 		rd_kafka_poll(w.dlq, 0);
-		if (w.n >= w.o.batch_count || now_ms() - w.batch_started_ms >= w.o.batch_ms || (w.o.drain && all_at_end(&w)))
-			write_batch(&w);
+		if (batch_due(&w) && write_batch(&w))
+			try_write_batch_later(&w);
 		stats(&w, 0);
+		maintenance(&w);
 		if (w.o.drain && all_at_end(&w) && !batch_pending(&w))
 			break;
 	}
-	write_batch(&w);
+	if (write_batch(&w))
+		abandon_batch(&w, "stopping");
 	stats(&w, 1);
 	status = CP_WORKER_OK;
 out:
@@ -634,6 +845,7 @@ out:
 		rd_kafka_conf_destroy(pconf);
 	clear_batch(&w);
 	free(w.entries);
+	free(w.headers);
 	for (size_t i = 0; i < w.nparts; i++)
 		free(w.parts[i].topic);
 	free(w.parts);

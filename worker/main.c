@@ -2,6 +2,7 @@
  *   migrate   apply the SQL schema migrations (idempotent; safe from several workers at once)
  *   load      store pprof files directly, as the ingest loop stores what it consumes
  *   run       the ingest loop: Kafka to PostgreSQL, exactly once
+ *   maintain  partitions created ahead and dropped past the retention
  * Connection: --pg CONNINFO, else $CPROF_PG, else libpq's own PG* environment variables. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@ static const char usage_text[] =
 	"  migrate   apply cprof's schema migrations to the database (safe to run again)\n"
 	"  load      store pprof files in the database, as the worker stores what it consumes\n"
 	"  run       consume profile uploads from Kafka and store them, exactly once\n"
+	"  maintain  create the coming days' partitions; drop those past a retention\n"
 	"\n"
 	"Every command takes --pg CONNINFO (a libpq connection string or URI); without it, $CPROF_PG,\n"
 	"else libpq's defaults and PG* environment variables. 'cprof-worker COMMAND --help' for more.\n";
@@ -53,6 +55,8 @@ int main(int argc, char **argv)
 		return cp_worker_load(argc - 1, argv + 1);
 	if (strcmp(argv[1], "run") == 0)
 		return cp_worker_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "maintain") == 0)
+		return cp_worker_maintain(argc - 1, argv + 1);
 	fprintf(stderr, "cprof-worker: unknown command '%s'\n%s", argv[1], usage_text);
 	return CP_WORKER_USAGE;
 }

@@ -1,0 +1,32 @@
+/* maintain: the time partitions of cprof's partitioned tables (cprof.partitioned_tables):
+ * daily partitions created ahead of time (so the first batch of a day does not create them),
+ * and, when a retention is set, the partitions of days wholly before the retention horizon
+ * dropped. Both go through cprof.ensure_partitions and cprof.drop_partitions_before, which
+ * serialize on one advisory lock, so several workers may run the maintenance at once.
+ *
+ * Ownership: borrows the connection; keeps nothing. */
+#ifndef CP_WORKER_MAINTAIN_H
+#define CP_WORKER_MAINTAIN_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+	int retention_days; /* keep this many days back from today (UTC), today included; 0: keep all */
+	int ahead_days;     /* create the partitions of today and this many days after it */
+} cp_maintain_options;
+
+typedef struct {
+	long created, dropped; /* partitions */
+} cp_maintain_result;
+
+/* Runs the maintenance once, at unix time now_seconds. Returns 0, or -1 with a message. */
+int cp_maintain(PGconn *conn, const cp_maintain_options *options, int64_t now_seconds, cp_maintain_result *result,
+		char *err, size_t errlen);
+
+/* The first unix time (seconds, midnight UTC) that a retention of retention_days keeps at
+ * now_seconds; INT64_MIN when retention_days is 0 (everything is kept). */
+int64_t cp_maintain_horizon(int retention_days, int64_t now_seconds);
+
+#endif
