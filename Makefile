@@ -56,7 +56,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 PROGRAMS  := $(BIN)/cprof-query $(BIN)/cprof-worker $(BIN)/cprof-devbroker $(BIN)/cprof-push
 
-.PHONY: all deps check demo fuzz bench clean pkgcheck
+.PHONY: all deps check demo fuzz bench bench-ingest clean pkgcheck
 all: pkgcheck $(PROGRAMS) $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN)
 
 deps:
@@ -160,6 +160,9 @@ fuzz: $(FUZZ_BIN)
 bench: deps
 	@$(MAKE) --no-print-directory all
 	bench/run
+
+bench-ingest: all
+	bench/ingest
 
 clean:
 	rm -rf build bin

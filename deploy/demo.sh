@@ -1,28 +1,133 @@
 #!/bin/sh
-# The demo of `make demo`: a real Go program (tests/gofixtures) profiles its own workload with
-# runtime/pprof, and cprof-query shows the top functions of those profiles, then a merge of
-# two CPU profiles. Run from the project root after `make all`.
+# The demo of `make demo`: the whole pipeline on this machine. The local stack comes up (a real
+# PostgreSQL 15 and the Kafka-protocol devbroker, deploy/local/cprof-stack); real pprof profiles
+# are published with cprof-push for a few services, envs and instances (a Go program's own
+# profiles, recorded now with runtime/pprof, and, when shared/corpus is beside the project, real
+# profiles of other Go services from it); one cprof-worker drains the topic into PostgreSQL; the
+# top functions per service are then read back from PostgreSQL, and checked against
+# `cprof-query top --file` of the same files. Run from the project root after `make all`.
+# The demo has a stack of its own (folder .demo-stack, PostgreSQL on port 55433 unless
+# CPROF_PG_PORT says otherwise), made afresh on every run so that the totals it checks are this
+# run's; it stays up afterwards for a look around (the last lines say how to reach and stop it).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export GOCACHE="$root/build/gocache" GOPATH="$root/build/gopath" GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local
+stack=deploy/local/cprof-stack
+export CPROF_STACK_DIR="$root/.demo-stack" CPROF_PG_PORT="${CPROF_PG_PORT:-55433}"
 
 out="$root/build/demo"
 rm -rf "$out"
 mkdir -p "$out"
-echo "== building the profiled Go program and recording its CPU, heap, mutex, block and goroutine profiles"
-(cd tests/gofixtures && go build -o "$root/build/gofixtures" .)
-build/gofixtures write "$out"
-ls -l "$out"
+
+echo "== a fresh local stack in $CPROF_STACK_DIR: $stack up"
+$stack down >/dev/null 2>&1 || true
+rm -rf "$CPROF_STACK_DIR"
+$stack up
+eval "$($stack env)"
 
 echo
-echo "== cprof-query top --file $out/cpu.pb.gz -n 15"
-bin/cprof-query top --file "$out/cpu.pb.gz" -n 15
+echo "== recording a Go program's CPU, heap, mutex, block and goroutine profiles (tests/gofixtures)"
+(cd tests/gofixtures && go build -o "$root/build/gofixtures" .)
+build/gofixtures write "$out/run1" >/dev/null
+build/gofixtures write "$out/run2" >/dev/null
+ls "$out/run1"
+
+# push SERVICE VERSION ENV INSTANCE MINUTES_AGO FILE...: one cprof-push call, the profiles
+# stamped MINUTES_AGO minutes before now (so they land in recent minute buckets).
+now=$(date -u +%s)
+pushed=0
+push() {
+	service=$1 version=$2 env=$3 instance=$4 t=$(((now - $5 * 60) * 1000000000))
+	shift 5
+	bin/cprof-push --service "$service" --version "$version" --env "$env" --instance "$instance" \
+		--zone eu-west-1a --time "$t" "$@" >>"$out/pushed.txt"
+	pushed=$((pushed + $#))
+}
+
 echo
-echo "== cprof-query top --file $out/heap.pb.gz --sample-type alloc_space --by cum -n 10"
-bin/cprof-query top --file "$out/heap.pb.gz" --sample-type alloc_space --by cum -n 10
+echo "== publishing with cprof-push to $CPROF_KAFKA_BROKERS"
+r1=$out/run1 r2=$out/run2
+for i in 1 2 3; do
+	push checkout 1.4.2 production "checkout-$i" "$i" "$r1/cpu.pb.gz" "$r1/heap.pb.gz" "$r1/mutex.pb.gz" \
+		"$r1/block.pb.gz" "$r1/goroutine.pb.gz"
+	push checkout 1.4.2 production "checkout-$i" "$((i + 3))" "$r2/cpu.pb.gz" "$r2/heap.pb.gz"
+done
+push checkout 1.5.0-rc1 canary checkout-canary-1 1 "$r1/cpu2.pb.gz" "$r2/cpu2.pb.gz"
+checkout_cpu="$r1/cpu.pb.gz $r1/cpu.pb.gz $r1/cpu.pb.gz $r2/cpu.pb.gz $r2/cpu.pb.gz $r2/cpu.pb.gz $r1/cpu2.pb.gz $r2/cpu2.pb.gz"
+
+corpus=$root/../shared/corpus/profiles
+others=
+if [ -f "$corpus/profefe__go_cpu_1.pb.gz" ]; then
+	c=$corpus
+	push profiles-api 0.9.1 production api-1 2 "$c/profefe__go_cpu_1.pb.gz" "$c/profefe__go_heap_1.pb.gz"
+	push profiles-api 0.9.1 production api-2 3 "$c/profefe__go_cpu_2.pb.gz" "$c/profefe__go_heap_2.pb.gz"
+	push profiles-api 0.9.1 staging api-staging-1 4 "$c/profefe__go_cpu_3.pb.gz"
+	for i in 1 2; do
+		push metrics 2.45.0 production "metrics-$i" "$i" "$c/pyroscope__go_cpu_prometheus.pb.gz" \
+			"$c/pyroscope__go_heap_prometheus.pb.gz"
+	done
+	others="profiles-api metrics"
+else
+	echo "(no corpus at $corpus: only the checkout service's profiles are published)"
+fi
+echo "$pushed profiles delivered (one line each in $out/pushed.txt)"
+
 echo
-echo "== two CPU profiles merged: cprof-query top --file $out/cpu.pb.gz $out/cpu2.pb.gz -n 10"
-bin/cprof-query top --file "$out/cpu.pb.gz" "$out/cpu2.pb.gz" -n 10
+echo "== one worker drains the topic into PostgreSQL: cprof-worker run --drain"
+bin/cprof-worker run --drain --stats-seconds 5 2>&1 | sed -n 's/^cprof-worker: \(stats: .*\)/\1/p' | tail -n 1
+
+psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 echo
-echo "Profiles are in $out; try: bin/cprof-query top --help"
+echo "== what PostgreSQL holds, per service, env and profile type"
+psql_q -c "SELECT service, env, profile_type, count(DISTINCT instance) AS instances, count(*) AS profiles
+           FROM cprof.profiles GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+
+# top SERVICE: the 10 functions of most flat CPU time of SERVICE, over everything stored.
+top() {
+	psql_q -v service="$1" <<'EOF'
+SELECT f.name AS function,
+       round(sum(m.flat) / 1e9, 2) AS "flat s",
+       round(100.0 * sum(m.flat) / (SELECT sum(t.total) FROM cprof.series_minutes t
+                                    JOIN cprof.series ts USING (series_id)
+                                    WHERE ts.service = :'service' AND ts.profile_type = 'cpu'
+                                      AND ts.sample_type = 'cpu'), 2) AS "flat%",
+       round(sum(m.cum) / 1e9, 2) AS "cum s"
+FROM cprof.function_minutes m
+JOIN cprof.series s USING (series_id)
+JOIN cprof.functions f USING (function_id)
+WHERE s.service = :'service' AND s.profile_type = 'cpu' AND s.sample_type = 'cpu'
+GROUP BY f.name
+ORDER BY sum(m.flat) DESC, f.name
+LIMIT 10;
+EOF
+}
+for service in checkout $others; do
+	echo
+	echo "== top 10 CPU functions of $service, from PostgreSQL"
+	top "$service"
+done
+
+echo
+echo "== the same question on the files themselves: cprof-query top --file (checkout's 8 CPU profiles)"
+# shellcheck disable=SC2086 # a list of files
+bin/cprof-query top --sample-type cpu -n 10 --file $checkout_cpu
+# every function's flat and cum, from PostgreSQL and from the files, must be the same
+psql_q -At -F "$(printf '\t')" -c "SELECT f.name, sum(m.flat), sum(m.cum) FROM cprof.function_minutes m
+	JOIN cprof.series s USING (series_id) JOIN cprof.functions f USING (function_id)
+	WHERE s.service = 'checkout' AND s.profile_type = 'cpu' AND s.sample_type = 'cpu'
+	GROUP BY f.name HAVING sum(m.flat) <> 0 OR sum(m.cum) <> 0" | LC_ALL=C sort >"$out/checkout.db.tsv"
+# shellcheck disable=SC2086
+bin/cprof-query top --sample-type cpu --format tsv -n 0 --file $checkout_cpu | tail -n +2 | LC_ALL=C sort >"$out/checkout.files.tsv"
+if cmp -s "$out/checkout.db.tsv" "$out/checkout.files.tsv"; then
+	echo "checkout: all $(wc -l <"$out/checkout.db.tsv") functions' flat and cum in PostgreSQL equal those of the files"
+else
+	echo "checkout: PostgreSQL and the files disagree:" >&2
+	diff "$out/checkout.db.tsv" "$out/checkout.files.tsv" >&2
+	exit 1
+fi
+
+echo
+echo "The demo's stack is still up. To look around: export CPROF_STACK_DIR=.demo-stack, then"
+echo "eval \"\$($stack env)\" and psql, or bin/cprof-push and bin/cprof-worker run; $stack down"
+echo "stops it. The profiles are in $out."
