@@ -132,6 +132,22 @@ void cp_text_copy(FILE *out, const char *str, size_t len)
 	}
 }
 
+int cp_text_utf8_clean(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	for (size_t i = 0; i < len;) {
+		if (s[i] && s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		size_t n = s[i] ? cp_text_utf8_length(s + i, len - i) : 0;
+		if (n == 0)
+			return 0;
+		i += n;
+	}
+	return 1;
+}
+
 char *cp_text_utf8_sanitize(const char *str, size_t len, size_t *out_len)
 {
 	const unsigned char *s = (const unsigned char *)str;

@@ -24,6 +24,8 @@ void cp_text_copy(FILE *out, const char *s, size_t len);
 /* The same replacement without escaping: a malloc'd, NUL-terminated copy of s in which NUL
  * and bytes that are not UTF-8 are U+FFFD (the caller frees it); NULL when out of memory. */
 char *cp_text_utf8_sanitize(const char *s, size_t len, size_t *out_len);
+/* 1 when s is valid UTF-8 without NUL, so cp_text_utf8_sanitize would return it unchanged. */
+int cp_text_utf8_clean(const char *s, size_t len);
 void cp_text_csv(FILE *out, const char *s, size_t len);
 
 #endif

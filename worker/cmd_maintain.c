@@ -12,21 +12,26 @@
 
 static const char maintain_usage[] =
 	"usage: cprof-worker maintain [--pg CONNINFO] [--retention-days N] [--ahead-days N]\n"
+	"                             [--compact-hours N]\n"
 	"\n"
 	"Creates the daily partitions of today and the next days ahead (default 2), and with\n"
 	"--retention-days N drops the partitions of days before the last N (UTC, today included).\n"
-	"Without --retention-days nothing is dropped. Safe to run from several places at once.\n";
+	"Without --retention-days nothing is dropped. Then compacts the minutes of the last N hours\n"
+	"(default 3; 0: none) up to two minutes ago: a minute and series written by several batches\n"
+	"becomes one row. Safe to run from several places at once.\n";
 
 int cp_worker_maintain(int argc, char **argv)
 {
-	enum { O_PG = 256, O_RETENTION, O_AHEAD, O_HELP };
+	enum { O_PG = 256, O_RETENTION, O_AHEAD, O_COMPACT, O_HELP };
 	static const struct option longopts[] = {
 		{"pg", required_argument, NULL, O_PG},	      {"retention-days", required_argument, NULL, O_RETENTION},
-		{"ahead-days", required_argument, NULL, O_AHEAD}, {"help", no_argument, NULL, O_HELP},
+		{"ahead-days", required_argument, NULL, O_AHEAD}, {"compact-hours", required_argument, NULL, O_COMPACT},
+		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
 	const char *pg = NULL;
 	cp_maintain_options options = {0, 2};
+	long compact_hours = 3;
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -44,6 +49,13 @@ int cp_worker_maintain(int argc, char **argv)
 				options.retention_days = (int)v;
 			else
 				options.ahead_days = (int)v;
+			break;
+		case O_COMPACT:
+			if (cp_args_long(optarg, 0, 24L * 3650, &compact_hours)) {
+				fprintf(stderr, "cprof-worker maintain: --compact-hours wants a number of hours, not '%s'\n",
+					optarg);
+				return CP_WORKER_USAGE;
+			}
 			break;
 		case O_HELP: fputs(maintain_usage, stdout); return CP_WORKER_OK;
 		default:
@@ -64,12 +76,18 @@ int cp_worker_maintain(int argc, char **argv)
 	PQclear(PQexec(conn, "SET client_min_messages = warning"));
 	char err[1024];
 	cp_maintain_result result;
-	int rc = cp_maintain(conn, &options, (int64_t)time(NULL), &result, err, sizeof err);
+	int64_t now = (int64_t)time(NULL), from, to;
+	long compacted = 0;
+	cp_maintain_compact_window((int)compact_hours, now, &from, &to);
+	int rc = cp_maintain(conn, &options, now, &result, err, sizeof err);
+	if (rc == 0 && compact_hours)
+		rc = cp_maintain_compact(conn, from, to, &compacted, err, sizeof err);
 	PQfinish(conn);
 	if (rc) {
 		fprintf(stderr, "cprof-worker maintain: %s\n", err);
 		return CP_WORKER_FAILURE;
 	}
-	printf("partitions: %ld created, %ld dropped\n", result.created, result.dropped);
+	printf("partitions: %ld created, %ld dropped; compaction: %ld rows removed\n", result.created, result.dropped,
+	       compacted);
 	return CP_WORKER_OK;
 }

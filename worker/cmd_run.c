@@ -21,6 +21,7 @@
 #include "cp_envelope.h"
 #include "cp_flat.h"
 #include "cp_pprof.h"
+#include "batch_writer.h"
 #include "maintain.h"
 #include "store.h"
 
@@ -66,7 +67,8 @@ typedef struct {
 	char *topic;
 	int32_t partition;
 	int64_t stored; /* the offset PostgreSQL holds for it; -1 when none yet */
-	int64_t next;   /* past the last message taken into the batch */
+	int64_t queued; /* the end of the batch handed to the writer; stored when none is */
+	int64_t next;   /* past the last message taken */
 	int eof;
 } partition_state;
 
@@ -80,27 +82,39 @@ typedef struct {
 	int64_t offset;
 } batch_entry;
 
+/* A batch: the uploads taken, then, once handed to the writer, what the store reads. */
+typedef struct {
+	batch_entry *entries;
+	size_t n, cap, bytes; /* bytes: its message bytes, dead-lettered ones included */
+	uint64_t dead;        /* dead letters sent for its messages */
+	cp_store_profile *profiles;
+	cp_store_offsets *offsets;
+	size_t noffsets;
+} batch;
+
 typedef struct {
 	run_options o;
-	PGconn *conn;
-	cp_store *store;
+	PGconn *conn; /* offsets at assignment, stats, maintenance; the writer has its own */
+	cp_batch_writer *writer;
 	rd_kafka_t *consumer, *dlq;
 	cp_pprof_decoder *decoder;
 	partition_state *parts;
 	size_t nparts;
 	cp_envelope_header *headers; /* the message's headers, for the envelope reader */
 	size_t headers_cap;
-	batch_entry *entries;
-	size_t n, cap, bytes; /* bytes: the batch's message bytes, dead-lettered ones included */
+	batch fill;          /* the batch messages go into */
+	batch flight;        /* the batch handed to the writer, while in_flight */
+	int in_flight;       /* handed off and not yet stored (being written, or waiting to retry) */
 	int64_t batch_started_ms;
-	int write_failures;  /* consecutive failed writes of the batch in hand */
+	int write_failures;  /* consecutive failed writes of the batch in flight */
 	int64_t retry_at_ms; /* when the next attempt is due, while write_failures > 0 */
-	int paused;          /* consumption of the assignment paused until the batch is stored */
+	int paused;          /* fetching paused: the writer is behind, or PostgreSQL away */
 	uint64_t consumed, stored, duplicates, dead, rows, gaps, dlq_failed;
-	uint64_t dead_in_batch; /* dead letters sent for the batch in hand, not yet final */
 	uint64_t last_consumed, last_stored;
 	int64_t last_stats_ms;
-	int64_t next_maintenance_ms;
+	int64_t next_maintenance_ms, next_compaction_ms;
+	PGconn *compact_conn; /* the compaction's own connection, once it has run */
+	int compacting;       /* a compaction sent and not yet finished */
 } worker;
 
 static volatile sig_atomic_t stop_requested;
@@ -162,37 +176,59 @@ static partition_state *find_partition(worker *w, const char *topic, int32_t par
 	return NULL;
 }
 
-static void clear_batch(worker *w)
+static void batch_clear(batch *b)
 {
-	for (size_t i = 0; i < w->n; i++) {
-		cp_flat_destroy(w->entries[i].flat);
-		cp_envelope_free(&w->entries[i].meta);
+	for (size_t i = 0; i < b->n; i++) {
+		cp_flat_destroy(b->entries[i].flat);
+		cp_envelope_free(&b->entries[i].meta);
 	}
-	w->n = 0;
-	w->bytes = 0;
-	w->dead_in_batch = 0;
-	for (size_t i = 0; i < w->nparts; i++)
-		w->parts[i].next = w->parts[i].stored < 0 ? -1 : w->parts[i].stored;
+	b->n = 0;
+	b->bytes = 0;
+	b->dead = 0;
+	free(b->profiles);
+	free(b->offsets);
+	b->profiles = NULL;
+	b->offsets = NULL;
+	b->noffsets = 0;
 }
 
-static int batch_pending(const worker *w)
+static void batch_free(batch *b)
 {
-	if (w->n)
+	batch_clear(b);
+	free(b->entries);
+}
+
+/* Whether messages were taken past what was handed to the writer. */
+static int fill_pending(const worker *w)
+{
+	if (w->fill.n)
 		return 1;
 	for (size_t i = 0; i < w->nparts; i++)
-		if (w->parts[i].next > w->parts[i].stored)
+		if (w->parts[i].next > w->parts[i].queued)
 			return 1;
 	return 0;
 }
 
-/* Drops what is in hand and starts every assigned partition again from its stored offset. */
+/* Drops what is in hand, handed off or not (nothing of it is stored): every partition is read
+ * again from its stored offset. The writer must not be writing. */
+static void drop_in_hand(worker *w)
+{
+	batch_clear(&w->fill);
+	batch_clear(&w->flight);
+	w->in_flight = 0;
+	w->write_failures = 0;
+	for (size_t i = 0; i < w->nparts; i++)
+		w->parts[i].queued = w->parts[i].next = w->parts[i].stored;
+	w->batch_started_ms = now_ms();
+}
+
+/* Drops what is in hand and starts every assigned partition again from its stored offset,
+ * read from PostgreSQL. The writer must not be writing. */
 static void reseek_from_stored(worker *w)
 {
-	clear_batch(w);
 	for (size_t i = 0; i < w->nparts; i++) {
 		partition_state *p = &w->parts[i];
 		p->stored = stored_offset(w, p->topic, p->partition);
-		p->next = p->stored;
 		p->eof = 0;
 		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
 		rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
@@ -204,10 +240,12 @@ static void reseek_from_stored(worker *w)
 		}
 		rd_kafka_topic_partition_list_destroy(l);
 	}
+	drop_in_hand(w);
 }
 
-/* Pauses (or resumes) fetching on every assigned partition: while a batch cannot be stored the
- * loop keeps polling, so the group still sees a live member, but takes in nothing new. */
+/* Pauses (or resumes) fetching on every assigned partition: while the writer is behind or a
+ * batch cannot be stored, the loop keeps polling, so the group still sees a live member, but
+ * takes in little more. */
 static void set_paused(worker *w, int paused)
 {
 	if (w->paused == paused)
@@ -224,14 +262,13 @@ static void set_paused(worker *w, int paused)
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* One attempt to write the batch with its offsets. Returns 0 when nothing is pending any more
- * (written, or fenced off and the partitions re-read from PostgreSQL), -1 when the batch is
- * still in hand: PostgreSQL failed, and the caller retries later (try_write_batch_later). */
-static int write_batch(worker *w)
+/* Hands the batch taken so far to the writer with the offsets it covers, and starts a new one.
+ * Only when none is in flight (its offsets start where the stored ones end). */
+static void hand_off(worker *w)
 {
-	if (!batch_pending(w))
-		return 0;
-	if (w->dead_in_batch) {
+	if (w->in_flight || !fill_pending(w))
+		return;
+	if (w->fill.dead) {
 		/* Dead-lettered messages must be in Kafka before their offsets move past them. */
 		rd_kafka_flush(w->dlq, 30000);
 		if (w->dlq_failed) {
@@ -239,79 +276,104 @@ static int write_batch(worker *w)
 			      w->dlq_failed);
 			w->dlq_failed = 0;
 			reseek_from_stored(w);
-			w->batch_started_ms = now_ms();
-			return 0;
+			return;
 		}
 	}
-	cp_store_profile *profiles = calloc(w->n + 1, sizeof *profiles);
-	cp_store_offsets *offsets = calloc(w->nparts + 1, sizeof *offsets);
-	if (!profiles || !offsets) {
-		free(profiles);
-		free(offsets);
-		cp_log("out of memory writing a batch");
-		return -1;
+	batch *b = &w->fill;
+	b->profiles = calloc(b->n + 1, sizeof *b->profiles);
+	b->offsets = calloc(w->nparts + 1, sizeof *b->offsets);
+	if (!b->profiles || !b->offsets) {
+		cp_log("out of memory handing a batch to the writer: it is read again");
+		reseek_from_stored(w);
+		return;
 	}
-	for (size_t i = 0; i < w->n; i++) {
-		batch_entry *e = &w->entries[i];
-		profiles[i] = (cp_store_profile){&e->meta,  e->time_nanos,	     e->duration_nanos, e->flat,
-						 e->samples, e->payload_bytes, w->o.topic,	  e->partition,
-						 e->offset};
+	for (size_t i = 0; i < b->n; i++) {
+		batch_entry *e = &b->entries[i];
+		b->profiles[i] = (cp_store_profile){&e->meta,  e->time_nanos,	       e->duration_nanos, e->flat,
+						    e->samples, e->payload_bytes, w->o.topic,	    e->partition,
+						    e->offset};
 	}
-	size_t noffsets = 0;
-	for (size_t i = 0; i < w->nparts; i++)
-		if (w->parts[i].next > w->parts[i].stored)
-			offsets[noffsets++] = (cp_store_offsets){w->parts[i].topic, w->parts[i].partition,
-								w->parts[i].stored, w->parts[i].next};
-	char err[1024];
+	for (size_t i = 0; i < w->nparts; i++) {
+		partition_state *p = &w->parts[i];
+		if (p->next > p->queued) {
+			b->offsets[b->noffsets++] = (cp_store_offsets){p->topic, p->partition, p->queued, p->next};
+			p->queued = p->next;
+		}
+	}
+	batch spare = w->flight; /* empty: its entries array is reused */
+	w->flight = w->fill;
+	w->fill = spare;
+	w->in_flight = 1;
+	cp_batch_writer_submit(w->writer, w->flight.profiles, w->flight.n, w->flight.offsets, w->flight.noffsets);
+	w->batch_started_ms = now_ms();
+}
+
+/* Takes the writer's result for the batch in flight, waiting up to wait_ms (-1: for it).
+ * Stored: the offsets move on. Fenced off: everything in hand is dropped and read again from
+ * the stored offsets. Failed: the batch stays in flight, to be handed again after a backoff of
+ * 100 ms doubling to 6.4 s. */
+static void collect(worker *w, int wait_ms)
+{
+	int rc;
 	cp_store_result res;
-	int rc = cp_store_write(w->store, profiles, w->n, offsets, noffsets, &res, err, sizeof err);
-	free(profiles);
-	free(offsets);
+	char err[1024];
+	if (!w->in_flight || !cp_batch_writer_result(w->writer, wait_ms, &rc, &res, err, sizeof err))
+		return;
 	if (rc == 0) {
 		w->stored += res.stored;
 		w->duplicates += res.duplicates;
 		w->rows += res.rows;
-		for (size_t i = 0; i < w->nparts; i++)
-			if (w->parts[i].next > w->parts[i].stored)
-				w->parts[i].stored = w->parts[i].next;
+		for (size_t i = 0; i < w->flight.noffsets; i++) {
+			partition_state *p = find_partition(w, w->flight.offsets[i].topic, w->flight.offsets[i].partition);
+			if (p)
+				p->stored = w->flight.offsets[i].end;
+		}
 		if (w->write_failures)
-			cp_log("the batch of %zu profiles is stored after %d failed attempt(s)", w->n, w->write_failures);
-		clear_batch(w);
+			cp_log("the batch of %zu profiles is stored after %d failed attempt(s)", w->flight.n,
+			      w->write_failures);
+		w->write_failures = 0;
+		batch_clear(&w->flight);
+		w->in_flight = 0;
 	} else if (strncmp(err, "fence", 5) == 0) {
-		/* Another worker moved a partition on: drop the batch, start again from PostgreSQL. */
+		/* Another worker moved a partition on: drop everything, start again from PostgreSQL. */
 		cp_log("%s", err);
 		reseek_from_stored(w);
 	} else {
 		w->write_failures++;
-		cp_log("storing a batch of %zu profiles (attempt %d): %s", w->n, w->write_failures, err);
-		return -1;
+		cp_log("storing a batch of %zu profiles (attempt %d): %s", w->flight.n, w->write_failures, err);
+		int attempt = w->write_failures - 1;
+		w->retry_at_ms = now_ms() + (100L << (attempt < 6 ? attempt : 6));
 	}
-	w->write_failures = 0;
-	w->batch_started_ms = now_ms();
-	set_paused(w, 0);
-	return 0;
 }
 
-/* After a failed write: consumption paused, the next attempt due after a backoff of 100 ms
- * doubling to 6.4 s, the connection reset if it broke. */
-static void try_write_batch_later(worker *w)
+/* Hands the failed batch in flight to the writer again once its backoff is over. */
+static void retry_flight(worker *w)
 {
-	int attempt = w->write_failures - 1;
-	w->retry_at_ms = now_ms() + (100L << (attempt < 6 ? attempt : 6));
-	set_paused(w, 1);
-	if (PQstatus(w->conn) != CONNECTION_OK)
-		PQreset(w->conn);
+	if (w->in_flight && w->write_failures && now_ms() >= w->retry_at_ms && !cp_batch_writer_busy(w->writer))
+		cp_batch_writer_submit(w->writer, w->flight.profiles, w->flight.n, w->flight.offsets, w->flight.noffsets);
 }
 
-/* Drops the batch in hand: nothing of it is stored, so its messages are read again from the
- * stored offsets, by this worker or the partition's next owner. */
-static void abandon_batch(worker *w, const char *why)
+/* Stores everything in hand now, one attempt (revocation, stop): the batch in flight, then the
+ * rest. What cannot be stored is dropped, nothing of it stored, and read again by the
+ * partitions' next owner. */
+static void store_all_now(worker *w, const char *why)
 {
-	if (w->n)
-		cp_log("%s: a batch of %zu profiles is not stored; its messages will be read again", why, w->n);
-	clear_batch(w);
-	w->write_failures = 0;
-	w->batch_started_ms = now_ms();
+	if (!w->writer)
+		return;
+	for (int round = 0; round < 2; round++) {
+		if (round)
+			hand_off(w);
+		if (w->in_flight && w->write_failures && !cp_batch_writer_busy(w->writer))
+			cp_batch_writer_submit(w->writer, w->flight.profiles, w->flight.n, w->flight.offsets,
+					       w->flight.noffsets);
+		collect(w, -1);
+		if (w->in_flight) {
+			cp_log("%s: %zu profiles taken are not stored; their messages will be read again", why,
+			      w->flight.n + w->fill.n);
+			drop_in_hand(w);
+			return;
+		}
+	}
 }
 
 /* ------------------------------------------------------------------ messages */
@@ -346,7 +408,7 @@ static rd_kafka_headers_t *headers_of(const rd_kafka_message_t *m)
 }
 
 /* A dead letter the broker refused as too large goes again without its value; any other failure
- * is counted, and the batch is then not stored but read again (write_batch). */
+ * is counted, and the batch is then not stored but read again (hand_off). */
 static void dlq_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	(void)rk;
@@ -388,7 +450,7 @@ static void dead_letter(worker *w, const rd_kafka_message_t *m, const char *reas
 		w->dlq_failed++;
 	}
 	w->dead++;
-	w->dead_in_batch++;
+	w->fill.dead++;
 }
 
 /* Whether a profile of this time is older than the retention keeps (then says so in reason):
@@ -428,7 +490,7 @@ static void take(worker *w, rd_kafka_message_t *m)
 	}
 	p->next = m->offset + 1;
 	w->consumed++;
-	w->bytes += m->len;
+	w->fill.bytes += m->len;
 
 	/* every header: the envelope reader judges them all (a raw upload's cprof-* headers may
 	 * come after any number of others) */
@@ -451,17 +513,18 @@ static void take(worker *w, rd_kafka_message_t *m)
 		while (nheaders < count && rd_kafka_header_get_all(hdrs, nheaders, &name, &value, &size) == 0)
 			w->headers[nheaders++] = (cp_envelope_header){name, value ? value : "", value ? size : 0};
 	}
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 64;
-		batch_entry *grown = realloc(w->entries, cap * sizeof *grown);
+	batch *b = &w->fill;
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		batch_entry *grown = realloc(b->entries, cap * sizeof *grown);
 		if (!grown) {
 			dead_letter(w, m, "the worker ran out of memory for this upload");
 			return;
 		}
-		w->entries = grown;
-		w->cap = cap;
+		b->entries = grown;
+		b->cap = cap;
 	}
-	batch_entry *e = &w->entries[w->n];
+	batch_entry *e = &b->entries[b->n];
 	memset(e, 0, sizeof *e);
 	char err[640], reason[700];
 	cp_envelope_form form;
@@ -499,7 +562,7 @@ static void take(worker *w, rd_kafka_message_t *m)
 	e->meta.payload = NULL; /* the message is released after this */
 	e->partition = m->partition;
 	e->offset = m->offset;
-	w->n++;
+	b->n++;
 	return;
 dead:
 	dead_letter(w, m, reason);
@@ -513,16 +576,17 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 {
 	worker *w = opaque;
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		store_all_now(w, "reassigned"); /* nothing is in hand after a revocation */
+		set_paused(w, 0);
 		partition_state *parts = calloc((size_t)list->cnt + 1, sizeof *parts);
 		for (int i = 0; parts && i < list->cnt; i++) {
 			rd_kafka_topic_partition_t *tp = &list->elems[i];
 			int64_t stored = stored_offset(w, tp->topic, tp->partition);
 			tp->offset = stored < 0 ? RD_KAFKA_OFFSET_BEGINNING : stored;
-			parts[i] = (partition_state){strdup(tp->topic), tp->partition, stored, stored, 0};
+			parts[i] = (partition_state){strdup(tp->topic), tp->partition, stored, stored, stored, 0};
 			cp_log("assigned %s [%" PRId32 "] from %s %" PRId64, tp->topic, tp->partition,
 			      stored < 0 ? "the beginning, nothing stored at" : "stored offset", stored);
 		}
-		clear_batch(w);
 		for (size_t i = 0; i < w->nparts; i++)
 			free(w->parts[i].topic);
 		free(w->parts);
@@ -531,8 +595,7 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 		rd_kafka_assign(rk, list);
 	} else {
 		/* what is in hand is stored, or else read again by the next owner */
-		if (write_batch(w))
-			abandon_batch(w, "partitions revoked");
+		store_all_now(w, "partitions revoked");
 		set_paused(w, 0);
 		for (size_t i = 0; i < w->nparts; i++)
 			free(w->parts[i].topic);
@@ -554,13 +617,17 @@ static int all_at_end(const worker *w)
 	return 1;
 }
 
-/* Whether to write the batch now: a limit reached, or, after a failure, the retry due. */
-static int batch_due(const worker *w)
+/* Whether the batch being taken has reached its count or byte limit. */
+static int fill_full(const worker *w)
 {
-	if (w->write_failures)
-		return now_ms() >= w->retry_at_ms;
-	return w->n >= w->o.batch_count || w->bytes >= w->o.batch_bytes || now_ms() - w->batch_started_ms >= w->o.batch_ms ||
-	       (w->o.drain && all_at_end(w));
+	return w->fill.n >= w->o.batch_count || w->fill.bytes >= w->o.batch_bytes;
+}
+
+/* Whether to hand the batch being taken to the writer: a limit reached, its time up, or, with
+ * --drain, every partition consumed to its end. */
+static int fill_due(const worker *w)
+{
+	return fill_full(w) || now_ms() - w->batch_started_ms >= w->o.batch_ms || (w->o.drain && all_at_end(w));
 }
 
 static void stats(worker *w, int force)
@@ -619,6 +686,41 @@ static void maintenance(worker *w)
 	if (res.created || res.dropped)
 		cp_log("partitions: %ld created ahead, %ld dropped past the retention", res.created, res.dropped);
 	w->next_maintenance_ms = t + 3600 * 1000;
+}
+
+/* The compaction of the last 3 hours' closed minutes (maintain.h), every minute, on a
+ * connection of its own and without waiting for it: the loop goes on while PostgreSQL merges.
+ * A failure is logged and tried again at the next minute, on a new connection if it broke. */
+static void compaction(worker *w)
+{
+	char err[1024];
+	if (w->compacting) {
+		long removed = 0;
+		int done = cp_maintain_compact_done(w->compact_conn, 0, &removed, err, sizeof err);
+		if (done == 0)
+			return;
+		w->compacting = 0;
+		if (done < 0)
+			cp_log("%s (again in a minute)", err);
+		else if (removed)
+			cp_log("compaction: %ld rows of closed minutes merged away", removed);
+	}
+	int64_t t = now_ms();
+	if (t < w->next_compaction_ms)
+		return;
+	w->next_compaction_ms = t + 60 * 1000;
+	if (!w->compact_conn)
+		w->compact_conn = PQconnectdb(cp_worker_conninfo(w->o.pg));
+	else if (PQstatus(w->compact_conn) != CONNECTION_OK)
+		PQreset(w->compact_conn);
+	int64_t from, to;
+	cp_maintain_compact_window(3, (int64_t)time(NULL), &from, &to);
+	if (PQstatus(w->compact_conn) != CONNECTION_OK)
+		cp_log("compacting minutes: %s (again in a minute)", PQerrorMessage(w->compact_conn));
+	else if (cp_maintain_compact_send(w->compact_conn, from, to, err, sizeof err))
+		cp_log("%s (again in a minute)", err);
+	else
+		w->compacting = 1;
 }
 
 /* ------------------------------------------------------------------ setup */
@@ -776,7 +878,11 @@ int cp_worker_run(int argc, char **argv)
 		fprintf(stderr, "cprof-worker run: cannot connect to PostgreSQL: %s", PQerrorMessage(w.conn));
 		goto out;
 	}
-	w.store = cp_store_new(w.conn, w.o.group);
+	w.writer = cp_batch_writer_start(cp_worker_conninfo(w.o.pg), w.o.group, err, sizeof err);
+	if (!w.writer) {
+		fprintf(stderr, "cprof-worker run: %s\n", err);
+		goto out;
+	}
 	w.decoder = cp_pprof_decoder_new(&w.o.pprof_limits);
 	w.dlq = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof err);
 	if (w.dlq)
@@ -784,7 +890,7 @@ int cp_worker_run(int argc, char **argv)
 	w.consumer = w.dlq ? rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof err) : NULL;
 	if (w.consumer)
 		cconf = NULL;
-	if (!w.store || !w.decoder || !w.dlq || !w.consumer) {
+	if (!w.decoder || !w.dlq || !w.consumer) {
 		fprintf(stderr, "cprof-worker run: cannot start: %s\n", w.dlq && w.consumer ? "out of memory" : err);
 		goto out;
 	}
@@ -805,7 +911,14 @@ int cp_worker_run(int argc, char **argv)
 	cp_log("consuming %s as group %s; dead letters to %s", w.o.topic, w.o.group, w.o.dlq_topic);
 	w.batch_started_ms = w.last_stats_ms = now_ms();
 	while (!stop_requested) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(w.consumer, 50);
+		/* The writer behind with the next batch full: wait for it (librdkafka goes on fetching
+		 * meanwhile; pausing the partitions would drop what it has fetched). Else short polls
+		 * while the writer works, to hand it the next batch as soon as it is done. */
+		rd_kafka_message_t *m = NULL;
+		if (w.in_flight && !w.write_failures && fill_full(&w))
+			collect(&w, 100);
+		else
+			m = rd_kafka_consumer_poll(w.consumer, w.in_flight ? 5 : 50);
 		if (m) {
 			if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 				partition_state *p = find_partition(&w, rd_kafka_topic_name(m->rkt), m->partition);
@@ -819,22 +932,38 @@ int cp_worker_run(int argc, char **argv)
 			rd_kafka_message_destroy(m);
 		}
 		rd_kafka_poll(w.dlq, 0);
-		if (batch_due(&w) && write_batch(&w))
-			try_write_batch_later(&w);
+		collect(&w, 0);
+		retry_flight(&w);
+		if (!w.in_flight && fill_due(&w))
+			hand_off(&w);
+		/* PostgreSQL away: take in no more, but go on polling (group membership) */
+		set_paused(&w, w.write_failures > 0);
 		stats(&w, 0);
 		maintenance(&w);
-		if (w.o.drain && all_at_end(&w) && !batch_pending(&w))
+		compaction(&w);
+		if (w.o.drain && all_at_end(&w) && !w.in_flight && !fill_pending(&w))
 			break;
 	}
-	if (write_batch(&w))
-		abandon_batch(&w, "stopping");
+	store_all_now(&w, "stopping");
 	stats(&w, 1);
 	status = CP_WORKER_OK;
 out:
 	if (w.consumer) {
-		rd_kafka_consumer_close(w.consumer);
+		rd_kafka_consumer_close(w.consumer); /* its revocation stores what is in hand: the writer still runs */
 		rd_kafka_destroy(w.consumer);
 	}
+	cp_batch_writer_stop(w.writer);
+	if (w.compacting) { /* cancelled: rolled back, it is done again by the next run */
+		char cerr[256];
+		PGcancel *cancel = PQgetCancel(w.compact_conn);
+		if (cancel) {
+			PQcancel(cancel, cerr, sizeof cerr);
+			PQfreeCancel(cancel);
+		}
+		long removed;
+		cp_maintain_compact_done(w.compact_conn, 1, &removed, cerr, sizeof cerr);
+	}
+	PQfinish(w.compact_conn);
 	if (w.dlq) {
 		rd_kafka_flush(w.dlq, 10000);
 		rd_kafka_destroy(w.dlq);
@@ -843,14 +972,13 @@ out:
 		rd_kafka_conf_destroy(cconf);
 	if (pconf)
 		rd_kafka_conf_destroy(pconf);
-	clear_batch(&w);
-	free(w.entries);
+	batch_free(&w.fill);
+	batch_free(&w.flight);
 	free(w.headers);
 	for (size_t i = 0; i < w.nparts; i++)
 		free(w.parts[i].topic);
 	free(w.parts);
 	cp_pprof_decoder_free(w.decoder);
-	cp_store_free(w.store);
 	PQfinish(w.conn);
 	free(w.o.props);
 	return status;

@@ -295,12 +295,15 @@ static int function_ids(cp_store *s, const cp_flat *flat, int64_t *ids, char *er
 	/* Names are keyed as PostgreSQL will store them: valid UTF-8, no NUL. */
 	for (size_t k = 0; k < n; k++) {
 		cp_pstr raw = cp_flat_function_name(flat, k);
-		size_t len;
-		char *name = cp_text_utf8_sanitize(raw.ptr, raw.len, &len);
+		size_t len = raw.len;
+		/* most names are clean already: they key the cache as they are, without a copy */
+		int clean = cp_text_utf8_clean(raw.ptr, raw.len);
+		char *copy = clean ? NULL : cp_text_utf8_sanitize(raw.ptr, raw.len, &len);
+		const char *name = copy ? copy : raw.ptr;
 		int added = 0;
-		slot[k] = name ? cp_keyindex_put(s->functions, name, len, &added) : CP_KEYINDEX_NONE;
+		slot[k] = clean || copy ? cp_keyindex_put(s->functions, name, len, &added) : CP_KEYINDEX_NONE;
 		if (slot[k] == CP_KEYINDEX_NONE || reserve_ids(&s->function_ids, &s->functions_cap, (size_t)slot[k] + 1)) {
-			free(name);
+			free(copy);
 			fail(err, errlen, "functions", NULL);
 			goto out;
 		}
@@ -308,7 +311,7 @@ static int function_ids(cp_store *s, const cp_flat *flat, int64_t *ids, char *er
 			s->function_ids[slot[k]] = NONE_ID;
 		if (s->function_ids[slot[k]] == NONE_ID) {
 			if (!r.f && rows_open(&r)) {
-				free(name);
+				free(copy);
 				fail(err, errlen, "functions", NULL);
 				goto out;
 			}
@@ -316,7 +319,7 @@ static int function_ids(cp_store *s, const cp_flat *flat, int64_t *ids, char *er
 			fputc('\n', r.f);
 			misses++;
 		}
-		free(name);
+		free(copy);
 	}
 	if (misses) {
 		if (exec(s->conn, "BEGIN; TRUNCATE cprof_in_functions", "resolving functions", err, errlen) ||
@@ -648,7 +651,21 @@ static int profile_rows(const cp_store_profile *ps, size_t n, const char *dup, r
 	return 0;
 }
 
-static int fact_rows(const cp_keyindex *keys, const int64_t *sums, size_t width, rows *r)
+/* Appends the decimal text of v. */
+static void put_int(FILE *f, int64_t v)
+{
+	char buf[24], *p = buf + sizeof buf;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	fwrite(p, 1, (size_t)(buf + sizeof buf - p), f);
+}
+
+/* series_minutes rows: one per (series, minute) key, its width sums in columns. */
+static int series_rows(const cp_keyindex *keys, const int64_t *sums, size_t width, rows *r)
 {
 	if (rows_open(r))
 		return -1;
@@ -656,13 +673,71 @@ static int fact_rows(const cp_keyindex *keys, const int64_t *sums, size_t width,
 		size_t len;
 		const fact_key *k = cp_keyindex_key(keys, (uint32_t)i, &len);
 		put_timestamp(r->f, k->minute * 1000000000);
-		fprintf(r->f, "\t%" PRId64, k->series);
-		if (width != 3)
-			fprintf(r->f, "\t%" PRId64, k->id);
-		for (size_t w = 0; w < width; w++)
-			fprintf(r->f, "\t%" PRId64, sums[i * width + w]);
+		fputc('\t', r->f);
+		put_int(r->f, k->series);
+		for (size_t w = 0; w < width; w++) {
+			fputc('\t', r->f);
+			put_int(r->f, sums[i * width + w]);
+		}
 		fputc('\n', r->f);
 	}
+	return 0;
+}
+
+static const cp_keyindex *sorting_keys; /* the keys order_by_key compares (qsort has no context) */
+
+static int order_by_key(const void *a, const void *b)
+{
+	size_t len;
+	const fact_key *x = cp_keyindex_key(sorting_keys, *(const uint32_t *)a, &len);
+	const fact_key *y = cp_keyindex_key(sorting_keys, *(const uint32_t *)b, &len);
+	if (x->series != y->series)
+		return x->series < y->series ? -1 : 1;
+	if (x->minute != y->minute)
+		return x->minute < y->minute ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Packed rows: one per (series, minute), the ids ascending in one array and each of the width
+ * sums in an array of its own, in the same order. Sets *nrows. */
+static int packed_rows(const cp_keyindex *keys, const int64_t *sums, size_t width, rows *r, size_t *nrows)
+{
+	size_t n = cp_keyindex_count(keys);
+	uint32_t *order = malloc((n + 1) * sizeof *order);
+	if (!order || rows_open(r)) {
+		free(order);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		order[i] = (uint32_t)i;
+	sorting_keys = keys;
+	qsort(order, n, sizeof *order, order_by_key);
+	*nrows = 0;
+	size_t len;
+	for (size_t first = 0, end; first < n; first = end) {
+		const fact_key *k = cp_keyindex_key(keys, order[first], &len);
+		for (end = first + 1; end < n; end++) {
+			const fact_key *e = cp_keyindex_key(keys, order[end], &len);
+			if (e->series != k->series || e->minute != k->minute)
+				break;
+		}
+		put_timestamp(r->f, k->minute * 1000000000);
+		fputc('\t', r->f);
+		put_int(r->f, k->series);
+		for (size_t column = 0; column <= width; column++) { /* the ids, then each sum */
+			fputs("\t{", r->f);
+			for (size_t i = first; i < end; i++) {
+				if (i > first)
+					fputc(',', r->f);
+				put_int(r->f, column ? sums[(size_t)order[i] * width + column - 1]
+						     : ((const fact_key *)cp_keyindex_key(keys, order[i], &len))->id);
+			}
+			fputc('}', r->f);
+		}
+		fputc('\n', r->f);
+		++*nrows;
+	}
+	free(order);
 	return 0;
 }
 
@@ -777,23 +852,18 @@ static int write_once(cp_store *s, const cp_store_profile *ps, size_t n, const c
 		rc = 1;
 		goto out;
 	}
-	static const struct {
-		const char *copy_sql;
-		size_t width;
-	} tables[] = {
-		{"COPY cprof.function_minutes (bucket, series_id, function_id, flat, cum) FROM STDIN", 2},
-		{"COPY cprof.stack_minutes (bucket, series_id, stack_id, value) FROM STDIN", 1},
-		{"COPY cprof.series_minutes (bucket, series_id, total, profiles, profiled_nanos) FROM STDIN", 3},
-	};
-	const cp_keyindex *keys[] = {f.function_keys, f.stack_keys, f.series_keys};
-	const int64_t *sums[] = {f.function_sums, f.stack_sums, f.series_sums};
-	size_t written = 0;
-	for (size_t t = 0; t < 3; t++) {
-		if (fact_rows(keys[t], sums[t], tables[t].width, &r) ||
-		    rows_copy(s->conn, &r, tables[t].copy_sql, "writing facts", err, errlen))
-			goto abort;
-		written += cp_keyindex_count(keys[t]);
-	}
+	size_t written = 0, nrows[3] = {0, 0, cp_keyindex_count(f.series_keys)};
+	if ((packed_rows(f.function_keys, f.function_sums, 2, &r, &nrows[0]) && fail(err, errlen, "writing facts", NULL)) ||
+	    rows_copy(s->conn, &r, "COPY cprof.function_minutes_packed (bucket, series_id, function_ids, flat, cum) FROM STDIN",
+		      "writing function facts", err, errlen) ||
+	    (packed_rows(f.stack_keys, f.stack_sums, 1, &r, &nrows[1]) && fail(err, errlen, "writing facts", NULL)) ||
+	    rows_copy(s->conn, &r, "COPY cprof.stack_minutes_packed (bucket, series_id, stack_ids, self) FROM STDIN",
+		      "writing stack facts", err, errlen) ||
+	    (series_rows(f.series_keys, f.series_sums, 3, &r) && fail(err, errlen, "writing facts", NULL)) ||
+	    rows_copy(s->conn, &r, "COPY cprof.series_minutes (bucket, series_id, total, profiles, profiled_nanos) FROM STDIN",
+		      "writing series facts", err, errlen))
+		goto abort;
+	written = nrows[0] + nrows[1] + nrows[2];
 	if ((s->group && move_offsets(s, offs, noffs, err, errlen)) || exec(s->conn, "COMMIT", "committing the batch", err, errlen))
 		goto abort;
 	res->stored += fresh;

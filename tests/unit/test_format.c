@@ -98,6 +98,27 @@ static void csv_escaping(void)
 	CHECK(strcmp(escaped(cp_text_csv, "say \"hi\"", 8), "\"say \"\"hi\"\"\"") == 0);
 }
 
+/* cp_text_utf8_clean says 1 exactly when cp_text_utf8_sanitize would change nothing. */
+static void utf8_clean_agrees_with_sanitize(void)
+{
+	static const struct {
+		const char *s;
+		size_t len;
+	} cases[] = {
+		{"main.main", 9},	     {"", 0},		      {"caf\xc3\xa9", 5},	 {"\xe2\x82\xac", 3},
+		{"\xf0\x9f\x98\x80x", 5}, {"a\0b", 3},		      {"\xc3", 1},		 {"\xc0\xaf", 2},
+		{"\xed\xa0\x80", 3},      {"\xf4\x90\x80\x80", 4}, {"ok\xff", 3},		 {"\xe2\x82", 2},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		size_t len = 0;
+		char *out = cp_text_utf8_sanitize(cases[i].s, cases[i].len, &len);
+		int same = out && len == cases[i].len && memcmp(out, cases[i].s, len) == 0;
+		CHECK(cp_text_utf8_clean(cases[i].s, cases[i].len) == same);
+		CHECK(same == (i < 5));
+		free(out);
+	}
+}
+
 int main(void)
 {
 	RUN(labels_autoscale);
@@ -107,5 +128,6 @@ int main(void)
 	RUN(tsv_escaping);
 	RUN(json_escaping);
 	RUN(csv_escaping);
+	RUN(utf8_clean_agrees_with_sanitize);
 	return check_summary("test_format");
 }
