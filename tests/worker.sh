@@ -100,4 +100,8 @@ if worker_run >"$work/run2.out" 2>"$work/run2.err"; then ok; else bad "second ru
 case $(grep 'stats:' "$work/run2.err" | tail -n 1) in *"consumed 0,"*"stored 0 "*) ok ;; *) bad "second run: $(grep 'stats:' "$work/run2.err" | tail -n 1)" ;; esac
 [ "$(sql "SELECT count(*), sum(flat) FROM cprof.function_minutes")" = "$before" ] && ok || bad "the second run changed the facts"
 [ "$(sql "SELECT count(*) > 0 FROM cprof.worker_stats")" = t ] && ok || bad "no worker_stats rows"
+# each stats row holds its interval's counts: over all runs they add up to what is stored
+got_stats=$(sql "SELECT sum(profiles), sum(dead_lettered), sum(rows_written) > 0 FROM cprof.worker_stats")
+want_stats="$(sql "SELECT count(*) FROM cprof.profiles")${tab}3${tab}t"
+[ "$got_stats" = "$want_stats" ] && ok || bad "worker_stats sums: $got_stats, want $want_stats"
 finish

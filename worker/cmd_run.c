@@ -110,7 +110,7 @@ typedef struct {
 	int64_t retry_at_ms; /* when the next attempt is due, while write_failures > 0 */
 	int paused;          /* fetching paused: the writer is behind, or PostgreSQL away */
 	uint64_t consumed, stored, duplicates, dead, rows, gaps, dlq_failed;
-	uint64_t last_consumed, last_stored;
+	uint64_t last_stored, last_rows, last_dead, last_duplicates; /* at the last stats row */
 	int64_t last_stats_ms;
 	int64_t next_maintenance_ms, next_compaction_ms;
 	PGconn *compact_conn; /* the compaction's own connection, once it has run */
@@ -637,11 +637,13 @@ static void stats(worker *w, int force)
 	if (!force && secs < (double)w->o.stats_seconds)
 		return;
 	double rate = secs > 0 ? (double)(w->stored - w->last_stored) / secs : 0;
+	double row_rate = secs > 0 ? (double)(w->rows - w->last_rows) / secs : 0;
+	/* the row holds the interval's counts, so a dashboard sums or divides by interval_seconds */
 	char a[32], b[32], c[32], d[32], e[32], f[32];
 	snprintf(a, sizeof a, "%" PRIu64, w->stored - w->last_stored);
-	snprintf(b, sizeof b, "%" PRIu64, w->rows);
-	snprintf(c, sizeof c, "%" PRIu64, w->dead);
-	snprintf(d, sizeof d, "%" PRIu64, w->duplicates);
+	snprintf(b, sizeof b, "%" PRIu64, w->rows - w->last_rows);
+	snprintf(c, sizeof c, "%" PRIu64, w->dead - w->last_dead);
+	snprintf(d, sizeof d, "%" PRIu64, w->duplicates - w->last_duplicates);
 	int64_t lag = 0;
 	for (size_t i = 0; i < w->nparts; i++) {
 		int64_t low = 0, high = 0;
@@ -652,8 +654,8 @@ static void stats(worker *w, int force)
 	}
 	snprintf(e, sizeof e, "%" PRId64, lag);
 	cp_log("stats: consumed %" PRIu64 ", stored %" PRIu64 " (%.0f/s), duplicates %" PRIu64 ", dead-lettered %" PRIu64
-	      ", rows %" PRIu64 ", gaps %" PRIu64 ", lag %" PRId64,
-	      w->consumed, w->stored, rate, w->duplicates, w->dead, w->rows, w->gaps, lag);
+	      ", rows %" PRIu64 " (%.0f/s), gaps %" PRIu64 ", lag %" PRId64,
+	      w->consumed, w->stored, rate, w->duplicates, w->dead, w->rows, row_rate, w->gaps, lag);
 	snprintf(f, sizeof f, "%.3f", secs);
 	char name[128];
 	snprintf(name, sizeof name, "%s/%ld", w->o.group, (long)getpid());
@@ -665,7 +667,9 @@ static void stats(worker *w, int force)
 			     7, NULL, params, NULL, NULL, 0));
 	w->last_stats_ms = t;
 	w->last_stored = w->stored;
-	w->last_consumed = w->consumed;
+	w->last_rows = w->rows;
+	w->last_dead = w->dead;
+	w->last_duplicates = w->duplicates;
 }
 
 /* The partition maintenance (maintain.h): at start, then every hour; after a failure (logged;
