@@ -18,6 +18,7 @@
 #include "cp_envelope.h"
 #include "cp_file.h"
 #include "cp_pprof.h"
+#include "cp_time.h"
 #include "push_args.h"
 #include "push_send.h"
 #include "cp_args.h"
@@ -220,12 +221,12 @@ static int parse_options(int argc, char **argv, options *o)
 			o->type = optarg;
 			break;
 		case OPT_TIME:
-			if (push_parse_time(optarg, &o->time_nanos, err, sizeof err))
+			if (cp_time_parse_instant(optarg, &o->time_nanos, err, sizeof err))
 				return cp_log_usage("--time %s", err);
 			o->have_time = 1;
 			break;
 		case OPT_DURATION:
-			if (push_parse_duration(optarg, &o->duration_nanos, err, sizeof err))
+			if (cp_time_parse_duration(optarg, &o->duration_nanos, err, sizeof err))
 				return cp_log_usage("--duration %s", err);
 			o->have_duration = 1;
 			break;
@@ -236,7 +237,7 @@ static int parse_options(int argc, char **argv, options *o)
 			o->raw = 1;
 			break;
 		case OPT_TIMEOUT:
-			if (push_parse_duration(optarg, &o->timeout_ns, err, sizeof err))
+			if (cp_time_parse_duration(optarg, &o->timeout_ns, err, sizeof err))
 				return cp_log_usage("--timeout %s", err);
 			if (o->timeout_ns < 1000000 || o->timeout_ns / 1000000 > INT32_MAX - FLUSH_MARGIN_MS)
 				return cp_log_usage("--timeout '%s': must be from 1ms to 24 days", optarg);

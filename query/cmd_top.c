@@ -1,6 +1,7 @@
 /* cmd_top: `cprof-query top`: the top functions of one or more pprof files (merged as
- * `go tool pprof` merges them). A bad file fails the whole command with a message naming the
- * file: no partial answer is printed. */
+ * `go tool pprof` merges them), or of a selection of what PostgreSQL stores (top_db.c). A bad
+ * file or selection fails the whole command with a message saying what: no partial answer is
+ * printed. */
 #define _GNU_SOURCE /* getopt_long */
 #include <errno.h>
 #include <getopt.h>
@@ -9,26 +10,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "commands.h"
 #include "cp_flat.h"
 #include "cp_pprof.h"
 #include "cp_profile_files.h"
 #include "top.h"
+#include "top_db.h"
 #include "cp_args.h"
 #include "cp_log.h"
+#include "cp_text.h"
+#include "cp_time.h"
 
 static const char top_usage[] =
 	"usage: cprof-query top --file FILE... [options]\n"
+	"       cprof-query top [--service S] [--since T] [--until T] [selection] [options]\n"
 	"\n"
 	"The functions of the given pprof profiles (gzip or raw protobuf) ranked by flat or cum;\n"
-	"several files are merged as `go tool pprof` merges them.\n"
+	"several files are merged as `go tool pprof` merges them. Without --file, the functions of\n"
+	"what PostgreSQL stores for a selection, summed over a time range.\n"
 	"\n"
 	"options:\n"
 	"  --file FILE          a profile to read (repeatable; further FILE arguments may follow)\n"
 	"  --sample-index N     the sample type by position (default: the profile's\n"
-	"                       default_sample_type, else the last type, as pprof)\n"
+	"                       default_sample_type, else the last type, as pprof; files only)\n"
 	"  --sample-type NAME   the sample type by name, e.g. cpu, alloc_space, inuse_objects\n"
+	"                       (stored data: cpu for cpu, inuse_space for heap, alloc_space for\n"
+	"                       allocs, delay for mutex and block by default)\n"
 	"  --by flat|cum        rank by flat (default) or cum\n"
 	"  -n N                 print the first N functions (default 20; 0 prints all)\n"
 	"  --format FORMAT      table (default, pprof's -top columns), tsv, csv or json\n"
@@ -36,12 +45,27 @@ static const char top_usage[] =
 	"                       (default 268435456)\n"
 	"  --help               this text\n"
 	"\n"
+	"selection (stored data):\n"
+	"  --pg CONNINFO        the database (else $CPROF_PG, else libpq's PG* variables)\n"
+	"  --service S          one service (default: the whole fleet)\n"
+	"  --since T            from T: a time back from now (90m, 36h, 2w, 1d12h), RFC 3339 or now\n"
+	"                       (default 1h)\n"
+	"  --until T            to T, the same forms (default now)\n"
+	"  --type TYPE          the profile type: cpu (default), heap, allocs, mutex, block,\n"
+	"                       goroutine, ...\n"
+	"  --env E, --version V, --zone Z   only series with these\n"
+	"  --label KEY=VALUE    only series with this label (repeatable: all of them)\n"
+	"\n"
 	"tsv and csv print the header function,flat,cum and one row per function with non-zero\n"
 	"flat or cum; names escape backslash, TAB, LF and CR as \\\\ \\t \\n \\r (tsv).\n";
 
 typedef struct {
 	const char **files;
 	size_t nfiles;
+	cp_top_selection sel; /* without --file */
+	const char *since, *until;
+	char *labels_json;    /* built from --label */
+	int selecting;        /* a selection option was given */
 	long sample_index; /* -1: not given */
 	const char *sample_type;
 	cp_top_order order;
@@ -53,7 +77,10 @@ typedef struct {
 /* Returns -1 to go on, or the exit status to return. */
 static int parse_options(int argc, char **argv, top_options *o)
 {
-	enum { OPT_FILE = 256, OPT_SAMPLE_INDEX, OPT_SAMPLE_TYPE, OPT_BY, OPT_FORMAT, OPT_MAX_SIZE, OPT_HELP };
+	enum {
+		OPT_FILE = 256, OPT_SAMPLE_INDEX, OPT_SAMPLE_TYPE, OPT_BY, OPT_FORMAT, OPT_MAX_SIZE, OPT_HELP,
+		OPT_PG, OPT_SERVICE, OPT_SINCE, OPT_UNTIL, OPT_TYPE, OPT_ENV, OPT_VERSION, OPT_ZONE, OPT_LABEL
+	};
 	static const struct option longopts[] = {
 		{"file", required_argument, NULL, OPT_FILE},
 		{"sample-index", required_argument, NULL, OPT_SAMPLE_INDEX},
@@ -62,9 +89,23 @@ static int parse_options(int argc, char **argv, top_options *o)
 		{"format", required_argument, NULL, OPT_FORMAT},
 		{"max-size", required_argument, NULL, OPT_MAX_SIZE},
 		{"help", no_argument, NULL, OPT_HELP},
+		{"pg", required_argument, NULL, OPT_PG},
+		{"service", required_argument, NULL, OPT_SERVICE},
+		{"since", required_argument, NULL, OPT_SINCE},
+		{"until", required_argument, NULL, OPT_UNTIL},
+		{"type", required_argument, NULL, OPT_TYPE},
+		{"env", required_argument, NULL, OPT_ENV},
+		{"version", required_argument, NULL, OPT_VERSION},
+		{"zone", required_argument, NULL, OPT_ZONE},
+		{"label", required_argument, NULL, OPT_LABEL},
 		{NULL, 0, NULL, 0},
 	};
 	*o = (top_options){.sample_index = -1, .limit = 20, .max_size = CP_PPROF_DEFAULT_MAX_DECOMPRESSED};
+	o->sel.profile_type = "cpu";
+	o->since = "1h";
+	o->until = "now";
+	FILE *labels = NULL;
+	size_t labels_len = 0;
 	o->files = calloc((size_t)argc + 1, sizeof *o->files);
 	if (!o->files) {
 		fputs("cprof-query top: out of memory\n", stderr);
@@ -106,18 +147,63 @@ static int parse_options(int argc, char **argv, top_options *o)
 		case OPT_HELP:
 			fputs(top_usage, stdout);
 			return CP_EXIT_OK;
+		case OPT_PG: o->sel.conninfo = optarg; o->selecting = 1; break;
+		case OPT_SERVICE: o->sel.service = optarg; o->selecting = 1; break;
+		case OPT_SINCE: o->since = optarg; o->selecting = 1; break;
+		case OPT_UNTIL: o->until = optarg; o->selecting = 1; break;
+		case OPT_TYPE: o->sel.profile_type = optarg; o->selecting = 1; break;
+		case OPT_ENV: o->sel.env = optarg; o->selecting = 1; break;
+		case OPT_VERSION: o->sel.version = optarg; o->selecting = 1; break;
+		case OPT_ZONE: o->sel.zone = optarg; o->selecting = 1; break;
+		case OPT_LABEL: {
+			const char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg)
+				return cp_log_usage("--label wants KEY=VALUE, not '%s'", optarg);
+			if (!labels && !(labels = open_memstream(&o->labels_json, &labels_len)))
+				return cp_log_usage("%s", "out of memory");
+			fputc(ftell(labels) ? ',' : '{', labels);
+			cp_text_json(labels, optarg, (size_t)(eq - optarg));
+			fputc(':', labels);
+			cp_text_json(labels, eq + 1, strlen(eq + 1));
+			o->selecting = 1;
+			break;
+		}
 		case ':':
 			return cp_log_usage("option %s needs a value", argv[optind - 1]);
 		default:
 			return cp_log_usage("unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	if (labels) {
+		fputc('}', labels);
+		if (fclose(labels))
+			return cp_log_usage("%s", "out of memory");
+	}
 	for (int i = optind; i < argc; i++)
 		o->files[o->nfiles++] = argv[i];
-	if (!file_mode)
-		return cp_log_usage("%s", "give profiles with --file FILE... (queries over stored data come later)");
-	if (o->sample_index >= 0 && o->sample_type)
-		return cp_log_usage("%s", "give --sample-index or --sample-type, not both");
+	if (file_mode && o->selecting)
+		return cp_log_usage("%s", "--file reads files; the selection options (--service, --since, ...) query stored data: give one or the other");
+	if (!file_mode && o->nfiles)
+		return cp_log_usage("unexpected argument '%s' (profiles are given with --file)", o->files[0]);
+	if (o->sample_index >= 0 && (o->sample_type || !file_mode))
+		return cp_log_usage("%s", file_mode ? "give --sample-index or --sample-type, not both"
+						    : "--sample-index is for files; stored data is selected with --sample-type");
+	if (!file_mode) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		int64_t now_nanos = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+		char err[256];
+		if (cp_time_parse_since(o->since, now_nanos, &o->sel.from_nanos, err, sizeof err))
+			return cp_log_usage("--since: %s", err);
+		if (cp_time_parse_since(o->until, now_nanos, &o->sel.to_nanos, err, sizeof err))
+			return cp_log_usage("--until: %s", err);
+		if (o->sel.from_nanos >= o->sel.to_nanos)
+			return cp_log_usage("the range is empty: --since %s is not before --until %s", o->since, o->until);
+		if (!o->sel.conninfo)
+			o->sel.conninfo = getenv("CPROF_PG") ? getenv("CPROF_PG") : "";
+		o->sel.sample_type = o->sample_type;
+		o->sel.labels_json = o->labels_json;
+	}
 	return -1;
 }
 
@@ -193,6 +279,12 @@ int cp_cmd_top(int argc, char **argv)
 		free(o.files);
 		return status;
 	}
+	if (!o.nfiles) {
+		status = cp_top_db(&o.sel, o.order, o.format, o.limit);
+		free(o.labels_json);
+		free(o.files);
+		return status;
+	}
 	status = CP_EXIT_FAILURE;
 	cp_top_row *rows = NULL;
 	cp_flat *flat = cp_flat_new(0);
@@ -235,6 +327,7 @@ int cp_cmd_top(int argc, char **argv)
 out:
 	free(rows);
 	cp_flat_destroy(flat);
+	free(o.labels_json);
 	free(o.files);
 	return status;
 }

@@ -138,8 +138,8 @@ expect "--by bogus" 2 "--by wants flat or cum, not 'bogus'" top --by bogus --fil
 expect "--format bogus" 2 "--format wants table, tsv, csv or json, not 'bogus'" top --format bogus --file "$good"
 expect "-n -1" 2 "-n wants a number >= 0, not '-1'" top -n -1 --file "$good"
 expect "-n abc" 2 "-n wants a number >= 0, not 'abc'" top -n abc --file "$good"
-expect "no --file" 2 "give profiles with --file" top
-expect "no --file, a bare path" 2 "give profiles with --file" top "$good"
+expect "no --file: stored data, no database there" 1 "cannot connect to PostgreSQL" top --pg "host=$CPROF_WORK/nowhere port=1"
+expect "no --file, a bare path" 2 "profiles are given with --file" top "$good"
 expect "--sample-index x" 2 "--sample-index wants a number >= 0, not 'x'" top --sample-index x --file "$good"
 expect "--max-size 0" 2 "--max-size wants a number of bytes > 0, not '0'" top --max-size 0 --file "$good"
 expect "option without its value" 2 "needs a value" top --file "$good" --by

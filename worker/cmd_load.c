@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "cp_time.h"
 #include "cp_args.h"
 #include "cp_envelope.h"
 #include "cp_file.h"
@@ -27,6 +28,8 @@ static const char load_usage[] =
 	"  --version V, --env E, --zone Z, --instance I   the upload's metadata\n"
 	"  --label K=V       repeatable\n"
 	"  --type T          cpu, heap, ... (default: guessed from the profile)\n"
+	"  --time T          the profiles' time, RFC 3339 or unix nanoseconds (default: each\n"
+	"                    profile's own time_nanos)\n"
 	"  --batch N         profiles per transaction (default 200)\n";
 
 typedef struct {
@@ -34,6 +37,7 @@ typedef struct {
 	cp_envelope meta;
 	cp_envelope_label labels[64];
 	const char *type;
+	int64_t time_nanos; /* 0: each profile's own */
 	size_t batch;
 	char **files;
 	size_t nfiles;
@@ -41,13 +45,14 @@ typedef struct {
 
 static int parse(int argc, char **argv, load_options *o)
 {
-	enum { O_PG = 256, O_SERVICE, O_VERSION, O_ENV, O_ZONE, O_INSTANCE, O_LABEL, O_TYPE, O_BATCH, O_HELP };
+	enum { O_PG = 256, O_SERVICE, O_VERSION, O_ENV, O_ZONE, O_INSTANCE, O_LABEL, O_TYPE, O_BATCH, O_TIME, O_HELP };
 	static const struct option longopts[] = {
 		{"pg", required_argument, NULL, O_PG},		 {"service", required_argument, NULL, O_SERVICE},
 		{"version", required_argument, NULL, O_VERSION}, {"env", required_argument, NULL, O_ENV},
 		{"zone", required_argument, NULL, O_ZONE},	 {"instance", required_argument, NULL, O_INSTANCE},
 		{"label", required_argument, NULL, O_LABEL},	 {"type", required_argument, NULL, O_TYPE},
 		{"batch", required_argument, NULL, O_BATCH},	 {"help", no_argument, NULL, O_HELP},
+		{"time", required_argument, NULL, O_TIME},
 		{NULL, 0, NULL, 0},
 	};
 	*o = (load_options){.batch = 200};
@@ -64,6 +69,14 @@ static int parse(int argc, char **argv, load_options *o)
 		case O_ZONE: o->meta.zone = optarg; break;
 		case O_INSTANCE: o->meta.instance = optarg; break;
 		case O_TYPE: o->type = optarg; break;
+		case O_TIME: {
+			char err[256];
+			if (cp_time_parse_instant(optarg, &o->time_nanos, err, sizeof err)) {
+				fprintf(stderr, "cprof-worker load: --time: %s\n", err);
+				return CP_WORKER_USAGE;
+			}
+			break;
+		}
 		case O_LABEL: {
 			char *eq = strchr(optarg, '=');
 			if (!eq || eq == optarg || o->meta.nlabels == sizeof o->labels / sizeof o->labels[0]) {
@@ -126,7 +139,8 @@ static int load_file(const load_options *o, const char *path, loaded *l, char *e
 	}
 	l->meta = o->meta;
 	l->meta.profile_type = o->type ? o->type : cp_envelope_guess_type(p);
-	l->meta.start_time_unix_nanos = p->time_nanos;
+	int64_t time_nanos = o->time_nanos ? o->time_nanos : p->time_nanos;
+	l->meta.start_time_unix_nanos = time_nanos;
 	l->meta.duration_nanos = p->duration_nanos;
 	l->meta.payload = data;
 	l->meta.payload_len = len;
@@ -138,7 +152,7 @@ static int load_file(const load_options *o, const char *path, loaded *l, char *e
 	l->meta.payload = NULL; /* not kept: the store needs only the flattened profile */
 	l->profile = (cp_store_profile){
 		.meta = &l->meta,
-		.time_nanos = p->time_nanos,
+		.time_nanos = time_nanos,
 		.duration_nanos = p->duration_nanos,
 		.flat = l->flat,
 		.samples = p->nsamples,

@@ -465,7 +465,7 @@ typedef struct {
 	cp_keyindex *function_keys, *stack_keys, *series_keys;
 	int64_t *function_sums; /* flat, cum per function key */
 	int64_t *stack_sums;
-	int64_t *series_sums; /* total, profiles, nanos per series key */
+	int64_t *series_sums; /* total, profiles, nanos, total of absolute values per series key */
 	size_t function_cap, stack_cap, series_cap;
 } facts;
 
@@ -515,9 +515,9 @@ static int aggregate(cp_store *s, const cp_store_profile *p, facts *f, char *err
 
 	int64_t minute = floor_div(p->time_nanos, INT64_C(60000000000)) * 60; /* seconds */
 	for (size_t t = 0; t < ntypes; t++) {
-		int64_t totals[3] = {cp_flat_total(flat, t), 1, p->duration_nanos};
+		int64_t totals[4] = {cp_flat_total(flat, t), 1, p->duration_nanos, cp_flat_total_abs(flat, t)};
 		fact_key sk = {sids[t], minute, 0};
-		if (add_fact(f->series_keys, &f->series_sums, &f->series_cap, &sk, 3, totals))
+		if (add_fact(f->series_keys, &f->series_sums, &f->series_cap, &sk, 4, totals))
 			goto oom;
 		for (size_t k = 0; k < nfuncs; k++) {
 			int64_t v[2] = {cp_flat_flat(flat, k, t), cp_flat_cum(flat, k, t)};
@@ -859,8 +859,9 @@ static int write_once(cp_store *s, const cp_store_profile *ps, size_t n, const c
 	    (packed_rows(f.stack_keys, f.stack_sums, 1, &r, &nrows[1]) && fail(err, errlen, "writing facts", NULL)) ||
 	    rows_copy(s->conn, &r, "COPY cprof.stack_minutes_packed (bucket, series_id, stack_ids, self) FROM STDIN",
 		      "writing stack facts", err, errlen) ||
-	    (series_rows(f.series_keys, f.series_sums, 3, &r) && fail(err, errlen, "writing facts", NULL)) ||
-	    rows_copy(s->conn, &r, "COPY cprof.series_minutes (bucket, series_id, total, profiles, profiled_nanos) FROM STDIN",
+	    (series_rows(f.series_keys, f.series_sums, 4, &r) && fail(err, errlen, "writing facts", NULL)) ||
+	    rows_copy(s->conn, &r,
+		      "COPY cprof.series_minutes (bucket, series_id, total, profiles, profiled_nanos, total_abs) FROM STDIN",
 		      "writing series facts", err, errlen))
 		goto abort;
 	written = nrows[0] + nrows[1] + nrows[2];
