@@ -1,8 +1,10 @@
 /* cp_time: instants and durations written on command lines; see cp_time.h. */
 #include "cp_time.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define NANOS_PER_SECOND INT64_C(1000000000)
 
@@ -209,4 +211,40 @@ int cp_time_parse_since(const char *s, int64_t now_nanos, int64_t *out, char *er
 		return -1;
 	}
 	return 0;
+}
+
+int cp_time_range(const char *since, const char *until, int64_t now_nanos, int64_t *from, int64_t *to, char *err,
+		  size_t errlen)
+{
+	char why[200];
+	if (cp_time_parse_since(since, now_nanos, from, why, sizeof why)) {
+		snprintf(err, errlen, "--since: %s", why);
+		return -1;
+	}
+	if (cp_time_parse_since(until, now_nanos, to, why, sizeof why)) {
+		snprintf(err, errlen, "--until: %s", why);
+		return -1;
+	}
+	if (*from >= *to) {
+		snprintf(err, errlen, "the range is empty: --since %s is not before --until %s", since, until);
+		return -1;
+	}
+	return 0;
+}
+
+int64_t cp_time_now(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)now.tv_sec * NANOS_PER_SECOND + now.tv_nsec;
+}
+
+void cp_time_format(int64_t nanos, char *buf, size_t len)
+{
+	time_t secs = (time_t)(nanos / NANOS_PER_SECOND);
+	struct tm tm;
+	char day[32] = "?";
+	if (gmtime_r(&secs, &tm))
+		strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%.20s.%06" PRId64 "Z", day, nanos % NANOS_PER_SECOND / 1000);
 }

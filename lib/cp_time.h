@@ -22,4 +22,16 @@ int cp_time_parse_duration(const char *s, int64_t *out, char *err, size_t errlen
  * 3339 instant, or "now". Bare digits are refused (seconds or nanoseconds would be a guess). */
 int cp_time_parse_since(const char *s, int64_t now_nanos, int64_t *out, char *err, size_t errlen);
 
+/* [from, to) of a query from --since and --until (cp_time_parse_since each); an empty range is
+ * refused. The message in err names the option. */
+int cp_time_range(const char *since, const char *until, int64_t now_nanos, int64_t *from, int64_t *to, char *err,
+		  size_t errlen);
+
+/* now, as unix nanoseconds. */
+int64_t cp_time_now(void);
+
+/* An instant as RFC 3339 UTC with microseconds ("2026-11-21T10:00:00.000000Z"): what a
+ * timestamptz parameter reads exactly. len >= 40. */
+void cp_time_format(int64_t nanos, char *buf, size_t len);
+
 #endif

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "commands.h"
 #include "cp_flat.h"
@@ -189,16 +188,9 @@ static int parse_options(int argc, char **argv, top_options *o)
 		return cp_log_usage("%s", file_mode ? "give --sample-index or --sample-type, not both"
 						    : "--sample-index is for files; stored data is selected with --sample-type");
 	if (!file_mode) {
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		int64_t now_nanos = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-		char err[256];
-		if (cp_time_parse_since(o->since, now_nanos, &o->sel.from_nanos, err, sizeof err))
-			return cp_log_usage("--since: %s", err);
-		if (cp_time_parse_since(o->until, now_nanos, &o->sel.to_nanos, err, sizeof err))
-			return cp_log_usage("--until: %s", err);
-		if (o->sel.from_nanos >= o->sel.to_nanos)
-			return cp_log_usage("the range is empty: --since %s is not before --until %s", o->since, o->until);
+		char err[512];
+		if (cp_time_range(o->since, o->until, cp_time_now(), &o->sel.from_nanos, &o->sel.to_nanos, err, sizeof err))
+			return cp_log_usage("%s", err);
 		if (!o->sel.conninfo)
 			o->sel.conninfo = getenv("CPROF_PG") ? getenv("CPROF_PG") : "";
 		o->sel.sample_type = o->sample_type;

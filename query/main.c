@@ -12,6 +12,7 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{"top", cp_cmd_top, "functions ranked by flat or cum time/bytes/count"},
+	{"ls", cp_cmd_ls, "what is stored: services, versions, envs, zones, instances, types, labels, functions"},
 };
 
 static void usage(FILE *out)

@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "commands.h"
 #include "cp_log.h"
+#include "cp_time.h"
 
 const char *cp_top_db_default_sample_type(const char *profile_type)
 {
@@ -24,25 +24,14 @@ const char *cp_top_db_default_sample_type(const char *profile_type)
 	return profile_type;
 }
 
-/* An instant as RFC 3339 UTC with microseconds (what timestamptz keeps), for a parameter. */
-static void rfc3339(int64_t nanos, char *buf, size_t len)
-{
-	time_t secs = (time_t)(nanos / 1000000000);
-	struct tm tm;
-	gmtime_r(&secs, &tm);
-	char day[32];
-	strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%06" PRId64 "Z", day, nanos % 1000000000 / 1000);
-}
-
 /* Runs a read-API query with the selection's parameters ($1 from, $2 to, $3 profile type,
  * $4 sample type, $5 service, $6 env, $7 version, $8 zone, $9 labels). NULL after printing. */
 static PGresult *select_rows(PGconn *conn, const char *sql, const cp_top_selection *sel, const char *sample_type,
 			     const char *what)
 {
 	char from[64], to[64];
-	rfc3339(sel->from_nanos, from, sizeof from);
-	rfc3339(sel->to_nanos, to, sizeof to);
+	cp_time_format(sel->from_nanos, from, sizeof from);
+	cp_time_format(sel->to_nanos, to, sizeof to);
 	const char *params[] = {from,	      to,	  sel->profile_type, sample_type,     sel->service,
 				sel->env,     sel->version, sel->zone,	     sel->labels_json};
 	PGresult *r = PQexecParams(conn, sql, 9, NULL, params, NULL, NULL, 0);
@@ -117,8 +106,8 @@ int cp_top_db(const cp_top_selection *sel, cp_top_order order, cp_top_format for
 		goto out;
 	if (strtoll(PQgetvalue(totals, 0, 1), NULL, 10) == 0) {
 		char from[64], to[64];
-		rfc3339(sel->from_nanos, from, sizeof from);
-		rfc3339(sel->to_nanos, to, sizeof to);
+		cp_time_format(sel->from_nanos, from, sizeof from);
+		cp_time_format(sel->to_nanos, to, sizeof to);
 		cp_log("no %s profiles%s%s from %s to %s in this selection", sel->profile_type,
 		       sel->service ? " of " : "", sel->service ? sel->service : "", from, to);
 		goto out;

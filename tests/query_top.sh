@@ -1,10 +1,11 @@
 #!/bin/sh
-# query_top: `cprof-query top` over what PostgreSQL stores (sql/003_read_api.sql) against a real
+# query_top: `cprof-query top` and `ls` over what PostgreSQL stores (sql/003_read_api.sql) against a real
 # PostgreSQL 15. Real Go profiles are loaded at known minutes for two services, two envs and a
 # label; every selection (service, env, label, time window, the whole fleet, another profile
 # type) must equal `cprof-query top --file` of exactly the files it selects, row for row and in
 # every format; bad selections fail with a clear message and a non-zero exit, hostile strings
-# are only values, and a login in the read-only role gets the same answers.
+# are only values, and a login in the read-only role gets the same answers. `ls` lists each
+# dimension's values with their profile counts and first and last times.
 set -u
 . "$CPROF_ROOT/tests/lib.sh"
 . "$CPROF_ROOT/tests/pg.sh"
@@ -107,5 +108,46 @@ hostile="a'; DROP TABLE cprof.functions; --"
 fails 1 "no service '$hostile' is stored" --service "$hostile" --since 3h
 fails 1 "no cpu profiles from" --label "x\"'}=1" --since 3h
 [ "$(sql "SELECT count(*) > 0 FROM cprof.functions")" = t ] && ok || bad "a hostile service string reached SQL"
+
+# cprof-query ls: each dimension's values with their profile counts and first and last times.
+tab=$(printf '\t')
+lists() { # LABEL EXPECTED ARGS...: cprof-query ls ARGS --format tsv prints EXPECTED
+	_label=$1 _want=$2
+	shift 2
+	_got=$("$CPROF_BIN/cprof-query" ls "$@" --format tsv 2>&1)
+	[ "$_got" = "$_want" ] && ok || bad "ls $_label: got '$_got', want '$_want'"
+}
+lists services "services${tab}profiles${tab}first${tab}last
+auth${tab}4${tab}$(at 0)${tab}$(at 10)
+billing${tab}2${tab}$(at 0)${tab}$(at 1)" services --since 3h
+lists "envs of a service" "envs${tab}profiles${tab}first${tab}last
+canary${tab}1${tab}$(at 10)${tab}$(at 10)
+production${tab}3${tab}$(at 0)${tab}$(at 5)" envs --service auth --since 3h
+lists "types of a service" "types${tab}profiles${tab}first${tab}last
+cpu${tab}3${tab}$(at 0)${tab}$(at 10)
+heap${tab}1${tab}$(at 0)${tab}$(at 0)" types --service auth --since 3h
+lists labels "labels${tab}profiles${tab}first${tab}last
+team=payments${tab}1${tab}$(at 0)${tab}$(at 0)" labels --since 3h
+lists "instances in a window" "instances${tab}profiles${tab}first${tab}last
+a2${tab}1${tab}$(at 5)${tab}$(at 5)" instances --service auth --since "$(at 1)" --until "$(at 7)"
+"$CPROF_BIN/cprof-query" ls functions --service billing --since 3h --format tsv | tail -n +2 | LC_ALL=C sort >"$work/ls.fn"
+"$CPROF_BIN/cprof-query" top --sample-type cpu --format tsv -n 0 --file "$(f cpu2)" "$(f cpu)" | tail -n +2 | cut -f 1 |
+	LC_ALL=C sort >"$work/top.fn"
+cmp -s "$work/ls.fn" "$work/top.fn" && [ -s "$work/ls.fn" ] && ok || bad "ls functions: $(diff "$work/ls.fn" "$work/top.fn" | head -n 4)"
+"$CPROF_BIN/cprof-query" ls services --since 3h --format json >"$work/ls.json" 2>&1
+grep -q '"value": "auth", "profiles": 4' "$work/ls.json" && ok || bad "ls as JSON: $(head -c 300 "$work/ls.json")"
+lsfails() { # STATUS TEXT ARGS...
+	_st=$1 _text=$2
+	shift 2
+	"$CPROF_BIN/cprof-query" ls "$@" >"$work/out" 2>"$work/err"
+	_got=$?
+	if [ "$_got" = "$_st" ] && grep -qF -- "$_text" "$work/err" && [ ! -s "$work/out" ]; then ok; else
+		bad "ls $*: exit $_got (want $_st), stderr '$(head -c 300 "$work/err")'"
+	fi
+}
+lsfails 2 "cannot list 'bogus'" bogus
+lsfails 2 "say what to list" --since 3h
+lsfails 1 "no profiles from" services --since 10d --until 9d
+lsfails 1 "no profiles of that service" envs --service "$hostile" --since 3h
 
 finish
