@@ -18,8 +18,8 @@
 #include "cp_envelope.h"
 #include "cp_file.h"
 #include "cp_pprof.h"
+#include "cp_kafka_conf.h"
 #include "cp_time.h"
-#include "push_args.h"
 #include "push_send.h"
 #include "cp_args.h"
 #include "cp_log.h"
@@ -120,7 +120,7 @@ static int add_label(options *o, const char *arg)
 	char key[MAX_KEY];
 	const char *value;
 	char err[160];
-	if (push_split_pair(arg, key, sizeof key, &value, err, sizeof err))
+	if (cp_args_pair(arg, key, sizeof key, &value, err, sizeof err))
 		return cp_log_usage("--label %s", err);
 	for (size_t i = 0; i < o->nlabels; i++)
 		if (strcmp(o->labels[i].key, key) == 0)
@@ -321,15 +321,10 @@ static rd_kafka_conf_t *build_conf(const options *o)
 			return NULL;
 		}
 	}
-	for (size_t i = 0; i < o->nprops; i++) {
-		char key[256];
-		const char *value;
-		if (push_split_pair(o->props[i], key, sizeof key, &value, errstr, sizeof errstr) ||
-		    rd_kafka_conf_set(conf, key, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-			cp_log_usage("-X %s: %s", o->props[i], errstr);
-			rd_kafka_conf_destroy(conf);
-			return NULL;
-		}
+	if (cp_kafka_conf_props(conf, o->props, o->nprops, errstr, sizeof errstr)) {
+		cp_log_usage("%s", errstr);
+		rd_kafka_conf_destroy(conf);
+		return NULL;
 	}
 	size_t n = 0; /* the size of the value with its NUL */
 	if (rd_kafka_conf_get(conf, "bootstrap.servers", NULL, &n) != RD_KAFKA_CONF_OK || n <= 1) {

@@ -31,7 +31,7 @@ int cp_worker_maintain(int argc, char **argv)
 	};
 	const char *pg = NULL;
 	cp_maintain_options options = {0, 2};
-	long compact_hours = 3;
+	long compact_hours = CP_MAINTAIN_COMPACT_HOURS;
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {

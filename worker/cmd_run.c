@@ -17,6 +17,7 @@
 
 #include "commands.h"
 #include "cp_args.h"
+#include "cp_kafka_conf.h"
 #include "cp_log.h"
 #include "cp_envelope.h"
 #include "cp_flat.h"
@@ -346,10 +347,10 @@ static void collect(worker *w, int wait_ms)
 	}
 }
 
-/* Hands the failed batch in flight to the writer again once its backoff is over. */
-static void retry_flight(worker *w)
+/* Hands the failed batch in flight to the writer again: once its backoff is over, or now. */
+static void retry_flight(worker *w, int now)
 {
-	if (w->in_flight && w->write_failures && now_ms() >= w->retry_at_ms && !cp_batch_writer_busy(w->writer))
+	if (w->in_flight && w->write_failures && (now || now_ms() >= w->retry_at_ms) && !cp_batch_writer_busy(w->writer))
 		cp_batch_writer_submit(w->writer, w->flight.profiles, w->flight.n, w->flight.offsets, w->flight.noffsets);
 }
 
@@ -363,9 +364,7 @@ static void store_all_now(worker *w, const char *why)
 	for (int round = 0; round < 2; round++) {
 		if (round)
 			hand_off(w);
-		if (w->in_flight && w->write_failures && !cp_batch_writer_busy(w->writer))
-			cp_batch_writer_submit(w->writer, w->flight.profiles, w->flight.n, w->flight.offsets,
-					       w->flight.noffsets);
+		retry_flight(w, 1);
 		collect(w, -1);
 		if (w->in_flight) {
 			cp_log("%s: %zu profiles taken are not stored; their messages will be read again", why,
@@ -692,9 +691,10 @@ static void maintenance(worker *w)
 	w->next_maintenance_ms = t + 3600 * 1000;
 }
 
-/* The compaction of the last 3 hours' closed minutes (maintain.h), every minute, on a
- * connection of its own and without waiting for it: the loop goes on while PostgreSQL merges.
- * A failure is logged and tried again at the next minute, on a new connection if it broke. */
+/* The compaction of the closed minutes of the last CP_MAINTAIN_COMPACT_HOURS hours (maintain.h),
+ * every minute, on a connection of its own and without waiting for it: the loop goes on while
+ * PostgreSQL merges. A failure is logged and tried again at the next minute, on a new connection
+ * if it broke. */
 static void compaction(worker *w)
 {
 	char err[1024];
@@ -718,7 +718,7 @@ static void compaction(worker *w)
 	else if (PQstatus(w->compact_conn) != CONNECTION_OK)
 		PQreset(w->compact_conn);
 	int64_t from, to;
-	cp_maintain_compact_window(3, (int64_t)time(NULL), &from, &to);
+	cp_maintain_compact_window(CP_MAINTAIN_COMPACT_HOURS, (int64_t)time(NULL), &from, &to);
 	if (PQstatus(w->compact_conn) != CONNECTION_OK)
 		cp_log("compacting minutes: %s (again in a minute)", PQerrorMessage(w->compact_conn));
 	else if (cp_maintain_compact_send(w->compact_conn, from, to, err, sizeof err))
@@ -819,19 +819,8 @@ static rd_kafka_conf_t *make_conf(const run_options *o, const char *const *setti
 	for (size_t i = 0; settings[i]; i += 2)
 		if (rd_kafka_conf_set(conf, settings[i], settings[i + 1], err, sizeof err) != RD_KAFKA_CONF_OK)
 			goto bad;
-	for (size_t i = 0; i < o->nprops; i++) {
-		char *kv = strdup(o->props[i]), *eq = kv ? strchr(kv, '=') : NULL;
-		if (!eq) {
-			snprintf(err, sizeof err, "-X wants key=value, not '%s'", o->props[i]);
-			free(kv);
-			goto bad;
-		}
-		*eq = '\0';
-		rd_kafka_conf_res_t res = rd_kafka_conf_set(conf, kv, eq + 1, err, sizeof err);
-		free(kv);
-		if (res != RD_KAFKA_CONF_OK)
-			goto bad;
-	}
+	if (cp_kafka_conf_props(conf, o->props, o->nprops, err, sizeof err))
+		goto bad;
 	return conf;
 bad:
 	fprintf(stderr, "cprof-worker run: %s\n", err);
@@ -937,7 +926,7 @@ int cp_worker_run(int argc, char **argv)
 		}
 		rd_kafka_poll(w.dlq, 0);
 		collect(&w, 0);
-		retry_flight(&w);
+		retry_flight(&w, 0);
 		if (!w.in_flight && fill_due(&w))
 			hand_off(&w);
 		/* PostgreSQL away: take in no more, but go on polling (group membership) */

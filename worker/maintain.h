@@ -37,6 +37,9 @@ int cp_maintain_compact(PGconn *conn, int64_t from_seconds, int64_t to_seconds, 
 int cp_maintain_compact_send(PGconn *conn, int64_t from_seconds, int64_t to_seconds, char *err, size_t errlen);
 int cp_maintain_compact_done(PGconn *conn, int wait, long *removed, char *err, size_t errlen);
 
+/* How far back the periodic compaction goes: later, late rows stay as written (still exact). */
+#define CP_MAINTAIN_COMPACT_HOURS 3
+
 /* The minutes the periodic compaction covers at now_seconds: from compact_hours back to the
  * start of the minute two minutes ago (by then a minute's batches are written). */
 void cp_maintain_compact_window(int compact_hours, int64_t now_seconds, int64_t *from_seconds, int64_t *to_seconds);

@@ -24,6 +24,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include "cp_args.h"
+#include "cp_kafka_conf.h"
 #include "cp_log.h"
 
 #define PROG "cprof-devbroker"
@@ -501,22 +502,10 @@ static int run(const options *o)
 
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_conf_set_log_cb(conf, on_rdkafka_log);
-	for (int i = 0; i < o->nprops; i++) {
-		char *kv = strdup(o->props[i]);
-		if (!kv) {
-			cp_log("out of memory");
-			rd_kafka_conf_destroy(conf);
-			return 1;
-		}
-		char *eq = strchr(kv, '=');
-		*eq = '\0';
-		if (rd_kafka_conf_set(conf, kv, eq + 1, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-			cp_log("-X %s: %s", o->props[i], errstr);
-			free(kv);
-			rd_kafka_conf_destroy(conf);
-			return EXIT_USAGE;
-		}
-		free(kv);
+	if (cp_kafka_conf_props(conf, (const char *const *)o->props, (size_t)o->nprops, errstr, sizeof errstr)) {
+		cp_log("%s", errstr);
+		rd_kafka_conf_destroy(conf);
+		return EXIT_USAGE;
 	}
 	host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
 	if (!host) {
