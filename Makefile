@@ -164,5 +164,11 @@ bench: deps
 bench-ingest: all
 	bench/ingest
 
+# bench/history: the fleet-query benchmark (issue 4); bench/history/README.md.
+.PHONY: bench-history
+-include $(wildcard $(BUILD)/bench/history/*.d)
+bench-history: all $(BUILD)/bench/history/pprof_regress
+	bench/history/run
+
 clean:
 	rm -rf build bin
