@@ -735,3 +735,17 @@ GRANT EXECUTE ON FUNCTION cprof.top(timestamptz, timestamptz, text, text, text, 
                text, text, jsonb, text, interval),
     cprof.tier_pieces(timestamptz, timestamptz, interval),
     cprof.match_functions(text) TO cprof_reader, cprof_writer;
+
+-- The periodic work on the tiers, as a worker runs it every minute: the compaction of
+-- [compact_from, compact_to), then the rollup up to rollup_upto, in that order so that the
+-- rollup's lock, which makes batches wait, is held for the rollup only. Returns the rows the
+-- compaction removed and the rows the rollup wrote.
+CREATE FUNCTION cprof.maintain_tiers(compact_from timestamptz, compact_to timestamptz, rollup_upto timestamptz)
+RETURNS TABLE (removed bigint, rolled bigint) LANGUAGE plpgsql AS $$
+BEGIN
+    removed := cprof.compact_minutes(compact_from, compact_to);
+    rolled := cprof.rollup(rollup_upto);
+    RETURN NEXT;
+END $$;
+REVOKE EXECUTE ON FUNCTION cprof.maintain_tiers(timestamptz, timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cprof.maintain_tiers(timestamptz, timestamptz, timestamptz) TO cprof_writer;
