@@ -43,9 +43,14 @@ static const char run_usage[] =
 	"  --max-size BYTES     the largest profile after decompression (default 256 MiB)\n"
 	"  --batch-ms MS        a batch is written at least this often (default 1000)\n"
 	"  --stats-seconds S    the interval of the stats line and row (default 10)\n"
-	"  --retention-days N   keep N days (UTC, today included): partitions of older days are\n"
-	"                       dropped every hour, and older uploads are dead-lettered, not stored\n"
-	"                       (default: keep everything; partitions are created ahead either way)\n"
+	"  --retention-days N   keep N days of minutes and profiles (UTC, today included):\n"
+	"                       partitions of older days are dropped every hour, and older uploads\n"
+	"                       are dead-lettered, not stored (default: keep everything;\n"
+	"                       partitions are created ahead either way)\n"
+	"  --hour-retention-days N, --day-retention-days N   the same for the hour and day tiers\n"
+	"                       (default: keep everything). Every minute the worker compacts the\n"
+	"                       last hours and rolls closed hours and days up into their tiers, or\n"
+	"                       skips it while another worker does (see cprof-worker maintain)\n"
 	"  --drain              exit once every assigned partition is consumed to its end\n"
 	"  -X key=value         a librdkafka property, for the consumer and the dead-letter producer\n";
 
@@ -58,7 +63,7 @@ typedef struct {
 	cp_envelope_limits envelope_limits;
 	cp_pprof_limits pprof_limits;
 	long batch_ms, stats_seconds;
-	int retention_days;
+	int retention_days, hour_retention_days, day_retention_days;
 	int drain;
 	const char **props;
 	size_t nprops;
@@ -678,7 +683,7 @@ static void maintenance(worker *w)
 	int64_t t = now_ms();
 	if (t < w->next_maintenance_ms)
 		return;
-	cp_maintain_options options = {w->o.retention_days, 2};
+	cp_maintain_options options = {w->o.retention_days, w->o.hour_retention_days, w->o.day_retention_days, 2};
 	cp_maintain_result res;
 	char err[1024];
 	if (cp_maintain(w->conn, &options, (int64_t)time(NULL), &res, err, sizeof err)) {
@@ -691,23 +696,23 @@ static void maintenance(worker *w)
 	w->next_maintenance_ms = t + 3600 * 1000;
 }
 
-/* The compaction of the closed minutes of the last CP_MAINTAIN_COMPACT_HOURS hours (maintain.h),
- * every minute, on a connection of its own and without waiting for it: the loop goes on while
- * PostgreSQL merges. A failure is logged and tried again at the next minute, on a new connection
- * if it broke. */
+/* The work on the tiers (maintain.h): the compaction of the closed minutes of the last
+ * CP_MAINTAIN_COMPACT_HOURS hours and the rollup of closed hours and days, every minute, on a
+ * connection of its own and without waiting for it: the loop goes on while PostgreSQL works. A
+ * failure is logged and tried again at the next minute, on a new connection if it broke. */
 static void compaction(worker *w)
 {
 	char err[1024];
 	if (w->compacting) {
-		long removed = 0;
-		int done = cp_maintain_compact_done(w->compact_conn, 0, &removed, err, sizeof err);
+		cp_maintain_tiers_result res = {0, 0};
+		int done = cp_maintain_tiers_done(w->compact_conn, 0, &res, err, sizeof err);
 		if (done == 0)
 			return;
 		w->compacting = 0;
 		if (done < 0)
 			cp_log("%s (again in a minute)", err);
-		else if (removed)
-			cp_log("compaction: %ld rows of closed minutes merged away", removed);
+		else if (res.removed || res.rolled)
+			cp_log("tiers: %ld rows of closed minutes merged away, %ld rows rolled up", res.removed, res.rolled);
 	}
 	int64_t t = now_ms();
 	if (t < w->next_compaction_ms)
@@ -717,11 +722,9 @@ static void compaction(worker *w)
 		w->compact_conn = PQconnectdb(cp_worker_conninfo(w->o.pg));
 	else if (PQstatus(w->compact_conn) != CONNECTION_OK)
 		PQreset(w->compact_conn);
-	int64_t from, to;
-	cp_maintain_compact_window(CP_MAINTAIN_COMPACT_HOURS, (int64_t)time(NULL), &from, &to);
 	if (PQstatus(w->compact_conn) != CONNECTION_OK)
-		cp_log("compacting minutes: %s (again in a minute)", PQerrorMessage(w->compact_conn));
-	else if (cp_maintain_compact_send(w->compact_conn, from, to, err, sizeof err))
+		cp_log("compacting and rolling up: %s (again in a minute)", PQerrorMessage(w->compact_conn));
+	else if (cp_maintain_tiers_send(w->compact_conn, CP_MAINTAIN_COMPACT_HOURS, (int64_t)time(NULL), err, sizeof err))
 		cp_log("%s (again in a minute)", err);
 	else
 		w->compacting = 1;
@@ -731,7 +734,7 @@ static void compaction(worker *w)
 
 static int parse(int argc, char **argv, run_options *o)
 {
-	enum { O_PG = 256, O_DLQ, O_GROUP, O_COUNT, O_BYTES, O_MS, O_STATS, O_RETENTION, O_MAX_MESSAGE, O_MAX_SIZE, O_DRAIN, O_HELP };
+	enum { O_PG = 256, O_DLQ, O_GROUP, O_COUNT, O_BYTES, O_MS, O_STATS, O_RETENTION, O_HOUR_RETENTION, O_DAY_RETENTION, O_MAX_MESSAGE, O_MAX_SIZE, O_DRAIN, O_HELP };
 	static const struct option longopts[] = {
 		{"pg", required_argument, NULL, O_PG},	      {"brokers", required_argument, NULL, 'b'},
 		{"topic", required_argument, NULL, 't'},      {"dlq", required_argument, NULL, O_DLQ},
@@ -739,6 +742,8 @@ static int parse(int argc, char **argv, run_options *o)
 		{"batch-bytes", required_argument, NULL, O_BYTES},
 		{"batch-ms", required_argument, NULL, O_MS},  {"stats-seconds", required_argument, NULL, O_STATS},
 		{"retention-days", required_argument, NULL, O_RETENTION},
+		{"hour-retention-days", required_argument, NULL, O_HOUR_RETENTION},
+		{"day-retention-days", required_argument, NULL, O_DAY_RETENTION},
 		{"max-message-bytes", required_argument, NULL, O_MAX_MESSAGE},
 		{"max-size", required_argument, NULL, O_MAX_SIZE},
 		{"drain", no_argument, NULL, O_DRAIN},	      {"help", no_argument, NULL, O_HELP},
@@ -786,12 +791,15 @@ static int parse(int argc, char **argv, run_options *o)
 			break;
 		}
 		case O_RETENTION:
-			if (cp_args_long(optarg, 1, 3650, &v)) {
-				fprintf(stderr, "cprof-worker run: --retention-days wants a number of days (1 to 3650), not '%s'\n",
-					optarg);
+		case O_HOUR_RETENTION:
+		case O_DAY_RETENTION:
+			if (cp_args_long(optarg, 1, 36500, &v)) {
+				fprintf(stderr, "cprof-worker run: %s wants a number of days (1 to 36500), not '%s'\n",
+					argv[optind - 1], optarg);
 				return CP_WORKER_USAGE;
 			}
-			o->retention_days = (int)v;
+			*(c == O_RETENTION ? &o->retention_days
+			  : c == O_HOUR_RETENTION ? &o->hour_retention_days : &o->day_retention_days) = (int)v;
 			break;
 		case O_DRAIN: o->drain = 1; break;
 		case 'X': o->props[o->nprops++] = optarg; break;
@@ -953,8 +961,8 @@ out:
 			PQcancel(cancel, cerr, sizeof cerr);
 			PQfreeCancel(cancel);
 		}
-		long removed;
-		cp_maintain_compact_done(w.compact_conn, 1, &removed, cerr, sizeof cerr);
+		cp_maintain_tiers_result res;
+		cp_maintain_tiers_done(w.compact_conn, 1, &res, cerr, sizeof cerr);
 	}
 	PQfinish(w.compact_conn);
 	if (w.dlq) {

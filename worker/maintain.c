@@ -33,20 +33,32 @@ static int query_long(PGconn *conn, const char *what, const char *sql, int npara
 	return ok ? 0 : -1;
 }
 
-int cp_maintain_compact_send(PGconn *conn, int64_t from_seconds, int64_t to_seconds, char *err, size_t errlen)
+/* The minutes the compaction covers and where the rollup stops, at now_seconds. */
+static void tiers_window(int compact_hours, int64_t now_seconds, int64_t *from_seconds, int64_t *to_seconds)
 {
+	int64_t minute = (now_seconds - CP_MAINTAIN_SETTLE_SECONDS) / 60 * 60;
+	*to_seconds = minute;
+	*from_seconds = minute - (int64_t)compact_hours * 3600;
+}
+
+int cp_maintain_tiers_send(PGconn *conn, int compact_hours, int64_t now_seconds, char *err, size_t errlen)
+{
+	int64_t from_seconds, to_seconds;
+	tiers_window(compact_hours, now_seconds, &from_seconds, &to_seconds);
 	char from[24], to[24];
 	snprintf(from, sizeof from, "%lld", (long long)from_seconds);
 	snprintf(to, sizeof to, "%lld", (long long)to_seconds);
 	const char *params[] = {from, to};
-	if (PQsendQueryParams(conn, "SELECT cprof.compact_minutes(to_timestamp($1::bigint), to_timestamp($2::bigint))", 2,
-			      NULL, params, NULL, NULL, 0))
+	if (PQsendQueryParams(conn,
+			      "SELECT removed, rolled FROM cprof.maintain_tiers(to_timestamp($1::bigint), "
+			      "to_timestamp($2::bigint), to_timestamp($2::bigint))",
+			      2, NULL, params, NULL, NULL, 0))
 		return 0;
-	snprintf(err, errlen, "compacting minutes: %s", PQerrorMessage(conn));
+	snprintf(err, errlen, "compacting and rolling up: %s", PQerrorMessage(conn));
 	return -1;
 }
 
-int cp_maintain_compact_done(PGconn *conn, int wait, long *removed, char *err, size_t errlen)
+int cp_maintain_tiers_done(PGconn *conn, int wait, cp_maintain_tiers_result *result, char *err, size_t errlen)
 {
 	if (!wait && (!PQconsumeInput(conn) || PQisBusy(conn)) && PQstatus(conn) == CONNECTION_OK)
 		return 0;
@@ -54,31 +66,25 @@ int cp_maintain_compact_done(PGconn *conn, int wait, long *removed, char *err, s
 	PGresult *r;
 	while ((r = PQgetResult(conn))) {
 		if (!results++ && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-			*removed = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+			result->removed = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+			result->rolled = strtol(PQgetvalue(r, 0, 1), NULL, 10);
 			ok = 1;
 		}
 		PQclear(r);
 	}
 	if (!ok) {
-		snprintf(err, errlen, "compacting minutes: %s", PQerrorMessage(conn));
+		snprintf(err, errlen, "compacting and rolling up: %s", PQerrorMessage(conn));
 		return -1;
 	}
 	return 1;
 }
 
-int cp_maintain_compact(PGconn *conn, int64_t from_seconds, int64_t to_seconds, long *removed, char *err,
-			size_t errlen)
+int cp_maintain_tiers(PGconn *conn, int compact_hours, int64_t now_seconds, cp_maintain_tiers_result *result,
+		      char *err, size_t errlen)
 {
-	if (cp_maintain_compact_send(conn, from_seconds, to_seconds, err, errlen))
+	if (cp_maintain_tiers_send(conn, compact_hours, now_seconds, err, errlen))
 		return -1;
-	return cp_maintain_compact_done(conn, 1, removed, err, errlen) == 1 ? 0 : -1;
-}
-
-void cp_maintain_compact_window(int compact_hours, int64_t now_seconds, int64_t *from_seconds, int64_t *to_seconds)
-{
-	int64_t minute = (now_seconds - 120) / 60 * 60;
-	*to_seconds = minute;
-	*from_seconds = minute - (int64_t)compact_hours * 3600;
+	return cp_maintain_tiers_done(conn, 1, result, err, errlen) == 1 ? 0 : -1;
 }
 
 int cp_maintain(PGconn *conn, const cp_maintain_options *options, int64_t now_seconds, cp_maintain_result *result,
@@ -94,14 +100,21 @@ int cp_maintain(PGconn *conn, const cp_maintain_options *options, int64_t now_se
 		       "SELECT cprof.ensure_partitions(DATE '1970-01-01' + $1::int, DATE '1970-01-01' + $2::int)", 2,
 		       ensure, &result->created, err, errlen))
 		return -1;
-	if (options->retention_days <= 0)
+	if (options->retention_days <= 0 && options->hour_retention_days <= 0 && options->day_retention_days <= 0)
 		return 0;
-	char keep[24];
-	snprintf(keep, sizeof keep, "%lld", (long long)(cp_maintain_horizon(options->retention_days, now_seconds) /
-							 SECONDS_PER_DAY));
-	const char *drop[] = {keep};
+	char keep[3][24];
+	const char *drop[3];
+	int days[3] = {options->retention_days, options->hour_retention_days, options->day_retention_days};
+	for (int i = 0; i < 3; i++) {
+		drop[i] = NULL; /* SQL NULL: this tier is kept whole */
+		if (days[i] > 0) {
+			snprintf(keep[i], sizeof keep[i], "%lld",
+				 (long long)(cp_maintain_horizon(days[i], now_seconds) / SECONDS_PER_DAY));
+			drop[i] = keep[i];
+		}
+	}
 	return query_long(conn, "dropping partitions",
-			  "SELECT coalesce(sum(cprof.drop_partitions_before(table_name, DATE '1970-01-01' + $1::int)), 0) "
-			  "FROM cprof.partitioned_tables",
-			  1, drop, &result->dropped, err, errlen);
+			  "SELECT cprof.apply_retention(DATE '1970-01-01' + $1::int, DATE '1970-01-01' + $2::int, "
+			  "DATE '1970-01-01' + $3::int)",
+			  3, drop, &result->dropped, err, errlen);
 }

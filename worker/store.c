@@ -741,16 +741,27 @@ static int packed_rows(const cp_keyindex *keys, const int64_t *sums, size_t widt
 	return 0;
 }
 
-/* Partitions for every day the batch touches (cached: a day is checked once per store). */
-static int ensure_days(cp_store *s, const facts *f, char *err, size_t errlen)
+/* The first and last minute (unix seconds) the batch's facts fall in; first > last when none. */
+static void minute_range(const facts *f, int64_t *first, int64_t *last)
 {
-	int64_t first = INT64_MAX, last = INT64_MIN;
+	*first = INT64_MAX;
+	*last = INT64_MIN;
 	for (size_t i = 0; i < cp_keyindex_count(f->series_keys); i++) {
 		size_t len;
 		const fact_key *k = cp_keyindex_key(f->series_keys, (uint32_t)i, &len);
-		int64_t day = floor_div(k->minute, 86400);
-		first = day < first ? day : first;
-		last = day > last ? day : last;
+		*first = k->minute < *first ? k->minute : *first;
+		*last = k->minute > *last ? k->minute : *last;
+	}
+}
+
+/* Partitions for every day the batch touches (cached: a day is checked once per store). */
+static int ensure_days(cp_store *s, const facts *f, char *err, size_t errlen)
+{
+	int64_t first, last;
+	minute_range(f, &first, &last);
+	if (first <= last) {
+		first = floor_div(first, 86400);
+		last = floor_div(last, 86400);
 	}
 	if (first > last || (first >= s->ensured_first_day && last <= s->ensured_last_day))
 		return 0;
@@ -770,6 +781,27 @@ static int ensure_days(cp_store *s, const facts *f, char *err, size_t errlen)
 		s->ensured_last_day = (int32_t)(last > s->ensured_last_day ? last : s->ensured_last_day);
 	}
 	return 0;
+}
+
+/* Late data: minutes of the batch in hours or days already rolled up are added to those tiers
+ * in this transaction (cprof.roll_late, sql/005_rollups.sql); the rows it adds count as written. */
+static int roll_late(cp_store *s, const facts *f, size_t *written, char *err, size_t errlen)
+{
+	int64_t first, last;
+	minute_range(f, &first, &last);
+	if (first > last)
+		return 0;
+	char a[32], b[32];
+	snprintf(a, sizeof a, "%" PRId64, first);
+	snprintf(b, sizeof b, "%" PRId64, last);
+	const char *params[] = {a, b};
+	PGresult *r = PQexecParams(s->conn, "SELECT cprof.roll_late(to_timestamp($1::bigint), to_timestamp($2::bigint))", 2,
+				   NULL, params, NULL, NULL, 0);
+	int ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+	if (ok)
+		*written += (size_t)strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return ok ? 0 : fail(err, errlen, "adding late data to the rollups", s->conn);
 }
 
 /* Moves each partition's stored offset from start to end, or fails with "fence". */
@@ -865,6 +897,8 @@ static int write_once(cp_store *s, const cp_store_profile *ps, size_t n, const c
 		      "writing series facts", err, errlen))
 		goto abort;
 	written = nrows[0] + nrows[1] + nrows[2];
+	if (roll_late(s, &f, &written, err, errlen))
+		goto abort;
 	if ((s->group && move_offsets(s, offs, noffs, err, errlen)) || exec(s->conn, "COMMIT", "committing the batch", err, errlen))
 		goto abort;
 	res->stored += fresh;
