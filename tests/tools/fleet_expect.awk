@@ -190,22 +190,29 @@ function before_row(i, j) {
 	return abs(RO[i]) > abs(RO[j])
 }
 
-function sort_rows(n,    i, j, tk, tn, to, tx, ty) {
+# Rows are RK (sort key), RN (name), RO (the other value), RX, RY and RP (carried along).
+function sort_rows(n,    i, j, tk, tn, to, tx, ty, tp) {
 	for (i = 2; i <= n; i++)
 		for (j = i; j > 1 && before_row(j, j - 1); j--) {
-			tk = RK[j]; tn = RN[j]; to = RO[j]; tx = RX[j]; ty = RY[j]
+			tk = RK[j]; tn = RN[j]; to = RO[j]; tx = RX[j]; ty = RY[j]; tp = RP[j]
 			RK[j] = RK[j - 1]; RN[j] = RN[j - 1]; RO[j] = RO[j - 1]; RX[j] = RX[j - 1]; RY[j] = RY[j - 1]
-			RK[j - 1] = tk; RN[j - 1] = tn; RO[j - 1] = to; RX[j - 1] = tx; RY[j - 1] = ty
+			RP[j] = RP[j - 1]
+			RK[j - 1] = tk; RN[j - 1] = tn; RO[j - 1] = to; RX[j - 1] = tx; RY[j - 1] = ty; RP[j - 1] = tp
 		}
 }
 
-function sort_words(list, out,    n, i, j, t) {
+# Splits list at "\n" into out[1..n] sorted; returns n.
+function sort_words(list, out,    n) {
 	n = split(list, out, "\n")
+	sort_array(out, n)
+	return n
+}
+
+function sort_array(out, n,    i, j, t) {
 	for (i = 2; i <= n; i++)
 		for (j = i; j > 1 && out[j] < out[j - 1]; j--) {
 			t = out[j]; out[j] = out[j - 1]; out[j - 1] = t
 		}
-	return n
 }
 
 function group_of(r) {
@@ -216,12 +223,12 @@ function group_of(r) {
 	return ""
 }
 
-function do_top(    r, g, fn, k, nfn, fns, gl, groups, ng, gi, nr, i, shown) {
+function do_top(    r, g, fn, k, nfn, fns, groups, ng, gi, nr, i, shown) {
 	parse_sel("s", sel)
 	for (r = 1; r <= NREC; r++) {
 		if (!selected("s", r)) continue
 		g = group_of(r)
-		if (!(g in GSEEN)) { GSEEN[g] = 1; gl = gl (gl == "" ? "" : "\n") g }
+		if (!(g in GSEEN)) { GSEEN[g] = 1; groups[++ng] = g }
 		nfn = split(RFNS[r], fns, "\n")
 		for (k = 1; k <= nfn; k++) {
 			fn = fns[k]
@@ -231,7 +238,7 @@ function do_top(    r, g, fn, k, nfn, fns, gl, groups, ng, gi, nr, i, shown) {
 		}
 	}
 	print (group == "" ? "" : group "\t") "function\tflat\tcum"
-	ng = sort_words(gl, groups)
+	sort_array(groups, ng)
 	for (gi = 1; gi <= ng; gi++) {
 		g = groups[gi]
 		nfn = split(GFNS[g], fns, "\n")
@@ -253,7 +260,7 @@ function do_top(    r, g, fn, k, nfn, fns, gl, groups, ng, gi, nr, i, shown) {
 	}
 }
 
-function do_diff(    r, s, side, b, nfn, fns, k, fn, all, nr, i, j, shown, m, pi, order, t, q, minq, p) {
+function do_diff(    r, s, side, b, nfn, fns, k, fn, all, nr, i, j, shown, m, order, t, q, minq, p, significant, status) {
 	parse_sel("base", base)
 	parse_sel("target", target)
 	for (r = 1; r <= NREC; r++)
@@ -280,36 +287,38 @@ function do_diff(    r, s, side, b, nfn, fns, k, fn, all, nr, i, j, shown, m, pi
 		if (SUM["base", fn] == 0 && SUM["target", fn] == 0) continue
 		nr++
 		RN[nr] = fn
-		BS[nr] = SUM["base", fn] / TOT["base"]
-		TS[nr] = SUM["target", fn] / TOT["target"]
-		RK[nr] = TS[nr] - BS[nr]
+		RX[nr] = SUM["base", fn] / TOT["base"]
+		RY[nr] = SUM["target", fn] / TOT["target"]
+		RK[nr] = RY[nr] - RX[nr]
 		RO[nr] = 0
-		P[nr] = welch(fn)
+		RP[nr] = welch(fn)
 	}
 	sort_rows(nr)
 	shown = n > 0 && n < nr ? n : nr
 	# Benjamini-Hochberg over the listed functions whose p-value exists.
 	m = 0
 	for (i = 1; i <= shown; i++)
-		if (P[i] >= 0) order[++m] = i
+		if (RP[i] >= 0) order[++m] = i
 	for (i = 2; i <= m; i++)
-		for (j = i; j > 1 && P[order[j]] < P[order[j - 1]]; j--) {
+		for (j = i; j > 1 && RP[order[j]] < RP[order[j - 1]]; j--) {
 			t = order[j]; order[j] = order[j - 1]; order[j - 1] = t
 		}
 	minq = 1
 	for (i = m; i >= 1; i--) {
-		q = P[order[i]] * m / i
+		q = RP[order[i]] * m / i
 		if (q < minq) minq = q
 		Q[order[i]] = minq
 	}
 	print "function\tbase\ttarget\tbase_share\ttarget_share\tdelta\tbase_rate\ttarget_rate\tp_value\tq_value\tsignificant\tstatus"
 	for (i = 1; i <= shown; i++) {
 		fn = RN[i]
+		p = RP[i] < 0 ? "-" : sprintf("%.3g", RP[i])
+		q = RP[i] < 0 ? "-" : sprintf("%.3g", Q[i])
+		significant = (RP[i] >= 0 && Q[i] < 0.05) ? "yes" : "no"
+		status = SUM["base", fn] == 0 ? "new" : (SUM["target", fn] == 0 ? "vanished" : "")
 		printf "%s\t%d\t%d\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%s\t%s\t%s\t%s\n", fn, SUM["base", fn], SUM["target", fn],
-			BS[i], TS[i], TS[i] - BS[i], SUM["base", fn] / DUR["base"], SUM["target", fn] / DUR["target"],
-			P[i] < 0 ? "-" : sprintf("%.3g", P[i]), P[i] < 0 ? "-" : sprintf("%.3g", Q[i]),
-			P[i] >= 0 && Q[i] < 0.05 ? "yes" : "no",
-			SUM["base", fn] == 0 ? "new" : SUM["target", fn] == 0 ? "vanished" : ""
+			RX[i], RY[i], RY[i] - RX[i], SUM["base", fn] / DUR["base"], SUM["target", fn] / DUR["target"],
+			p, q, significant, status
 	}
 }
 
