@@ -36,3 +36,11 @@ int cp_log_usage(const char *fmt, ...)
 	fprintf(stderr, "(see '%s --help')\n", program);
 	return 2;
 }
+
+int cp_log_results_written(void)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return 0;
+	cp_log("writing the results failed");
+	return -1;
+}

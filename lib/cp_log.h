@@ -10,6 +10,9 @@
 #define CP_LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define CP_LOG_PRINTF(a, b)
+/* Flushes stdout, where the results went: 0, or -1 after logging that writing them failed. */
+int cp_log_results_written(void);
+
 #endif
 
 /* Sets the prefix, e.g. "cprof-query top". */
@@ -21,5 +24,8 @@ CP_LOG_PRINTF(1, 2) void cp_log(const char *fmt, ...);
 /* A wrong command line: the message, then "(see 'program --help')". Returns 2, the exit
  * status of usage errors. */
 CP_LOG_PRINTF(1, 2) int cp_log_usage(const char *fmt, ...);
+
+/* Flushes stdout, where the results went: 0, or -1 after logging that writing them failed. */
+int cp_log_results_written(void);
 
 #endif

@@ -14,7 +14,7 @@
 #include "cp_text.h"
 #include "cp_time.h"
 #include "top.h"
-#include "top_db.h"
+#include "selection.h"
 
 static const char ls_usage[] =
 	"usage: cprof-query ls services|versions|envs|zones|instances|types|labels|functions [options]\n"
@@ -73,7 +73,7 @@ int cp_cmd_ls(int argc, char **argv)
 		{"help", no_argument, NULL, O_HELP},		{NULL, 0, NULL, 0},
 	};
 	cp_log_init("cprof-query ls");
-	cp_top_selection sel = {.conninfo = getenv("CPROF_PG") ? getenv("CPROF_PG") : "", .profile_type = "cpu"};
+	cp_selection sel = {.conninfo = getenv("CPROF_PG") ? getenv("CPROF_PG") : "", .profile_type = "cpu"};
 	const char *since = "24h", *until = "now";
 	cp_top_format format = CP_TOP_TABLE;
 	int c;
@@ -86,8 +86,8 @@ int cp_cmd_ls(int argc, char **argv)
 		case O_UNTIL: until = optarg; break;
 		case O_TYPE: sel.profile_type = optarg; break;
 		case O_FORMAT:
-			if (cp_top_parse_format(optarg, &format))
-				return cp_log_usage("--format wants table, tsv, csv or json, not '%s'", optarg);
+			if (cp_top_format_option(optarg, &format))
+				return CP_EXIT_USAGE;
 			break;
 		case O_HELP: fputs(ls_usage, stdout); return CP_EXIT_OK;
 		case ':': return cp_log_usage("option %s needs a value", argv[optind - 1]);
@@ -121,7 +121,7 @@ int cp_cmd_ls(int argc, char **argv)
 	cp_time_format(sel.from_nanos, from, sizeof from);
 	cp_time_format(sel.to_nanos, to, sizeof to);
 	int functions = strcmp(what, "functions") == 0;
-	const char *sample_type = cp_top_db_default_sample_type(sel.profile_type);
+	const char *sample_type = cp_selection_default_sample_type(sel.profile_type);
 	const char *params[] = {functions ? sel.profile_type : what, from, to, functions ? sample_type : sel.service,
 				sel.service};
 	r = functions ? PQexecParams(conn,
@@ -153,11 +153,8 @@ int cp_cmd_ls(int argc, char **argv)
 	}
 	if (format == CP_TOP_JSON)
 		fputs("\n]\n", stdout);
-	if (fflush(stdout) || ferror(stdout)) {
-		cp_log("writing the result failed");
-		goto out;
-	}
-	status = CP_EXIT_OK;
+	if (!cp_log_results_written())
+		status = CP_EXIT_OK;
 out:
 	PQclear(r);
 	PQfinish(conn);

@@ -35,8 +35,6 @@ static const char top_usage[] =
 	"  --sample-index N     the sample type by position (default: the profile's\n"
 	"                       default_sample_type, else the last type, as pprof; files only)\n"
 	"  --sample-type NAME   the sample type by name, e.g. cpu, alloc_space, inuse_objects\n"
-	"                       (stored data: cpu for cpu, inuse_space for heap, alloc_space for\n"
-	"                       allocs, delay for mutex and block by default)\n"
 	"  --by flat|cum        rank by flat (default) or cum\n"
 	"  -n N                 print the first N functions (default 20; 0 prints all)\n"
 	"  --format FORMAT      table (default, pprof's -top columns), tsv, csv or json\n"
@@ -45,15 +43,9 @@ static const char top_usage[] =
 	"  --help               this text\n"
 	"\n"
 	"selection (stored data):\n"
-	"  --pg CONNINFO        the database (else $CPROF_PG, else libpq's PG* variables)\n"
-	"  --service S          one service (default: the whole fleet)\n"
-	"  --since T            from T: a time back from now (90m, 36h, 2w, 1d12h), RFC 3339 or now\n"
-	"                       (default 1h)\n"
-	"  --until T            to T, the same forms (default now)\n"
-	"  --type TYPE          the profile type: cpu (default), heap, allocs, mutex, block,\n"
-	"                       goroutine, ...\n"
-	"  --env E, --version V, --zone Z   only series with these\n"
-	"  --label KEY=VALUE    only series with this label (repeatable: all of them)\n"
+	"%s"
+	"  --group-by DIM       one top per value of service, env, version or zone (-n applies to\n"
+	"                       each); tsv and csv gain a first column DIM\n"
 	"\n"
 	"tsv and csv print the header function,flat,cum and one row per function with non-zero\n"
 	"flat or cum; names escape backslash, TAB, LF and CR as \\\\ \\t \\n \\r (tsv).\n";
@@ -61,10 +53,8 @@ static const char top_usage[] =
 typedef struct {
 	const char **files;
 	size_t nfiles;
-	cp_top_selection sel; /* without --file */
-	const char *since, *until;
-	char *labels_json;    /* built from --label */
-	int selecting;        /* a selection option was given */
+	cp_selection_options sel; /* without --file */
+	const char *group_by;
 	long sample_index; /* -1: not given */
 	const char *sample_type;
 	cp_top_order order;
@@ -77,34 +67,21 @@ typedef struct {
 static int parse_options(int argc, char **argv, top_options *o)
 {
 	enum {
-		OPT_FILE = 256, OPT_SAMPLE_INDEX, OPT_SAMPLE_TYPE, OPT_BY, OPT_FORMAT, OPT_MAX_SIZE, OPT_HELP,
-		OPT_PG, OPT_SERVICE, OPT_SINCE, OPT_UNTIL, OPT_TYPE, OPT_ENV, OPT_VERSION, OPT_ZONE, OPT_LABEL
+		OPT_FILE = 256, OPT_SAMPLE_INDEX, OPT_BY, OPT_FORMAT, OPT_MAX_SIZE, OPT_HELP, OPT_GROUP_BY
 	};
 	static const struct option longopts[] = {
 		{"file", required_argument, NULL, OPT_FILE},
 		{"sample-index", required_argument, NULL, OPT_SAMPLE_INDEX},
-		{"sample-type", required_argument, NULL, OPT_SAMPLE_TYPE},
 		{"by", required_argument, NULL, OPT_BY},
 		{"format", required_argument, NULL, OPT_FORMAT},
 		{"max-size", required_argument, NULL, OPT_MAX_SIZE},
 		{"help", no_argument, NULL, OPT_HELP},
-		{"pg", required_argument, NULL, OPT_PG},
-		{"service", required_argument, NULL, OPT_SERVICE},
-		{"since", required_argument, NULL, OPT_SINCE},
-		{"until", required_argument, NULL, OPT_UNTIL},
-		{"type", required_argument, NULL, OPT_TYPE},
-		{"env", required_argument, NULL, OPT_ENV},
-		{"version", required_argument, NULL, OPT_VERSION},
-		{"zone", required_argument, NULL, OPT_ZONE},
-		{"label", required_argument, NULL, OPT_LABEL},
+		{"group-by", required_argument, NULL, OPT_GROUP_BY},
+		CP_SELECTION_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	*o = (top_options){.sample_index = -1, .limit = 20, .max_size = CP_PPROF_DEFAULT_MAX_DECOMPRESSED};
-	o->sel.profile_type = "cpu";
-	o->since = "1h";
-	o->until = "now";
-	FILE *labels = NULL;
-	size_t labels_len = 0;
+	cp_selection_options_init(&o->sel);
 	o->files = calloc((size_t)argc + 1, sizeof *o->files);
 	if (!o->files) {
 		fputs("cprof-query top: out of memory\n", stderr);
@@ -114,6 +91,11 @@ static int parse_options(int argc, char **argv, top_options *o)
 	size_t n;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":n:", longopts, NULL)) != -1) {
+		int taken = cp_selection_option(&o->sel, c, optarg);
+		if (taken < 0)
+			return CP_EXIT_USAGE;
+		if (taken > 0)
+			continue;
 		switch (c) {
 		case OPT_FILE:
 			o->files[o->nfiles++] = optarg;
@@ -124,78 +106,53 @@ static int parse_options(int argc, char **argv, top_options *o)
 				return cp_log_usage("--sample-index wants a number >= 0, not '%s'", optarg);
 			o->sample_index = (long)n;
 			break;
-		case OPT_SAMPLE_TYPE:
-			o->sample_type = optarg;
-			break;
 		case OPT_BY:
 			if (cp_top_parse_order(optarg, &o->order))
 				return cp_log_usage("--by wants flat or cum, not '%s'", optarg);
 			break;
 		case OPT_FORMAT:
-			if (cp_top_parse_format(optarg, &o->format))
-				return cp_log_usage("--format wants table, tsv, csv or json, not '%s'", optarg);
+			if (cp_top_format_option(optarg, &o->format))
+				return CP_EXIT_USAGE;
 			break;
 		case 'n':
-			if (cp_args_size(optarg, &o->limit))
-				return cp_log_usage("-n wants a number >= 0, not '%s'", optarg);
+			if (cp_top_limit_option(optarg, &o->limit))
+				return CP_EXIT_USAGE;
 			break;
 		case OPT_MAX_SIZE:
 			if (cp_args_size(optarg, &o->max_size) || o->max_size == 0)
 				return cp_log_usage("--max-size wants a number of bytes > 0, not '%s'", optarg);
 			break;
 		case OPT_HELP:
-			fputs(top_usage, stdout);
+			printf(top_usage, cp_selection_usage);
 			return CP_EXIT_OK;
-		case OPT_PG: o->sel.conninfo = optarg; o->selecting = 1; break;
-		case OPT_SERVICE: o->sel.service = optarg; o->selecting = 1; break;
-		case OPT_SINCE: o->since = optarg; o->selecting = 1; break;
-		case OPT_UNTIL: o->until = optarg; o->selecting = 1; break;
-		case OPT_TYPE: o->sel.profile_type = optarg; o->selecting = 1; break;
-		case OPT_ENV: o->sel.env = optarg; o->selecting = 1; break;
-		case OPT_VERSION: o->sel.version = optarg; o->selecting = 1; break;
-		case OPT_ZONE: o->sel.zone = optarg; o->selecting = 1; break;
-		case OPT_LABEL: {
-			const char *eq = strchr(optarg, '=');
-			if (!eq || eq == optarg)
-				return cp_log_usage("--label wants KEY=VALUE, not '%s'", optarg);
-			if (!labels && !(labels = open_memstream(&o->labels_json, &labels_len)))
-				return cp_log_usage("%s", "out of memory");
-			fputc(ftell(labels) ? ',' : '{', labels);
-			cp_text_json(labels, optarg, (size_t)(eq - optarg));
-			fputc(':', labels);
-			cp_text_json(labels, eq + 1, strlen(eq + 1));
-			o->selecting = 1;
+		case OPT_GROUP_BY:
+			if (strcmp(optarg, "service") && strcmp(optarg, "env") && strcmp(optarg, "version") &&
+			    strcmp(optarg, "zone"))
+				return cp_log_usage("--group-by wants service, env, version or zone, not '%s'%s", optarg,
+						    strcmp(optarg, "instance") == 0
+							    ? " (function facts are kept per series, which instances share; "
+							      "`cprof-query ls instances` lists them)"
+							    : "");
+			o->group_by = optarg;
 			break;
-		}
 		case ':':
 			return cp_log_usage("option %s needs a value", argv[optind - 1]);
 		default:
 			return cp_log_usage("unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (labels) {
-		fputc('}', labels);
-		if (fclose(labels))
-			return cp_log_usage("%s", "out of memory");
-	}
 	for (int i = optind; i < argc; i++)
 		o->files[o->nfiles++] = argv[i];
-	if (file_mode && o->selecting)
+	o->sample_type = o->sel.sel.sample_type;
+	if (file_mode && (o->sel.given || o->group_by))
 		return cp_log_usage("%s", "--file reads files; the selection options (--service, --since, ...) query stored data: give one or the other");
 	if (!file_mode && o->nfiles)
 		return cp_log_usage("unexpected argument '%s' (profiles are given with --file)", o->files[0]);
 	if (o->sample_index >= 0 && (o->sample_type || !file_mode))
 		return cp_log_usage("%s", file_mode ? "give --sample-index or --sample-type, not both"
 						    : "--sample-index is for files; stored data is selected with --sample-type");
-	if (!file_mode) {
-		char err[512];
-		if (cp_time_range(o->since, o->until, cp_time_now(), &o->sel.from_nanos, &o->sel.to_nanos, err, sizeof err))
-			return cp_log_usage("%s", err);
-		if (!o->sel.conninfo)
-			o->sel.conninfo = getenv("CPROF_PG") ? getenv("CPROF_PG") : "";
-		o->sel.sample_type = o->sample_type;
-		o->sel.labels_json = o->labels_json;
-	}
+	if (!file_mode && cp_selection_options_finish(&o->sel))
+		return CP_EXIT_USAGE;
 	return -1;
 }
 
@@ -268,12 +225,13 @@ int cp_cmd_top(int argc, char **argv)
 	cp_log_init("cprof-query top");
 	int status = parse_options(argc, argv, &o);
 	if (status >= 0) {
+		cp_selection_options_free(&o.sel);
 		free(o.files);
 		return status;
 	}
 	if (!o.nfiles) {
-		status = cp_top_db(&o.sel, o.order, o.format, o.limit);
-		free(o.labels_json);
+		status = cp_top_db(&o.sel.sel, o.group_by, o.order, o.format, o.limit);
+		cp_selection_options_free(&o.sel);
 		free(o.files);
 		return status;
 	}
@@ -319,7 +277,7 @@ int cp_cmd_top(int argc, char **argv)
 out:
 	free(rows);
 	cp_flat_destroy(flat);
-	free(o.labels_json);
+	cp_selection_options_free(&o.sel);
 	free(o.files);
 	return status;
 }

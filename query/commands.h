@@ -9,5 +9,7 @@ enum { CP_EXIT_OK = 0, CP_EXIT_FAILURE = 1, CP_EXIT_USAGE = 2 };
 
 int cp_cmd_top(int argc, char **argv);
 int cp_cmd_ls(int argc, char **argv);
+int cp_cmd_diff(int argc, char **argv);
+int cp_cmd_series(int argc, char **argv);
 
 #endif

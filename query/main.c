@@ -12,6 +12,8 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{"top", cp_cmd_top, "functions ranked by flat or cum time/bytes/count"},
+	{"diff", cp_cmd_diff, "what changed between two selections, with significance"},
+	{"series", cp_cmd_series, "a function's flat and cum over time, per step"},
 	{"ls", cp_cmd_ls, "what is stored: services, versions, envs, zones, instances, types, labels, functions"},
 };
 

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cp_args.h"
+#include "cp_log.h"
 #include "cp_text.h"
 #include "cp_units.h"
 
@@ -74,6 +76,17 @@ static int by_cum(const void *pa, const void *pb)
 	return c;
 }
 
+int cp_top_format_option(const char *value, cp_top_format *out)
+{
+	return cp_top_parse_format(value, out) ? cp_log_usage("--format wants table, tsv, csv or json, not '%s'", value)
+					       : 0;
+}
+
+int cp_top_limit_option(const char *value, size_t *out)
+{
+	return cp_args_size(value, out) ? cp_log_usage("-n wants a number >= 0, not '%s'", value) : 0;
+}
+
 void cp_top_sort(cp_top_row *rows, size_t n, cp_top_order order)
 {
 	if (n > 1)
@@ -121,11 +134,29 @@ static void print_table(FILE *out, const cp_top_report *r, size_t shown)
 	}
 }
 
-static void print_delimited(FILE *out, const cp_top_report *r, size_t shown, int csv)
+/* The rows as TSV or CSV; group_by: a first column of that name holding group (NULL: none). */
+static void print_delimited(FILE *out, const cp_top_report *r, size_t shown, int csv, const char *group_by,
+			    const char *group, int header)
 {
-	fputs(csv ? "function,flat,cum\n" : "function\tflat\tcum\n", out);
+	if (header) {
+		if (group_by) {
+			if (csv)
+				cp_text_csv(out, group_by, strlen(group_by));
+			else
+				cp_text_tsv(out, group_by, strlen(group_by));
+			fputc(csv ? ',' : '\t', out);
+		}
+		fputs(csv ? "function,flat,cum\n" : "function\tflat\tcum\n", out);
+	}
 	for (size_t i = 0; i < shown; i++) {
 		const cp_top_row *row = &r->rows[i];
+		if (group_by) {
+			if (csv)
+				cp_text_csv(out, group, strlen(group));
+			else
+				cp_text_tsv(out, group, strlen(group));
+			fputc(csv ? ',' : '\t', out);
+		}
 		if (csv)
 			cp_text_csv(out, row->name.ptr, row->name.len);
 		else
@@ -139,9 +170,16 @@ static double share(int64_t v, int64_t total)
 	return total ? (double)v / (double)total * 100.0 : 0.0;
 }
 
-static void print_json(FILE *out, const cp_top_report *r, size_t shown)
+/* One report as a JSON object; group (not NULL) adds "group": its value. */
+static void print_json(FILE *out, const cp_top_report *r, size_t shown, const char *group)
 {
-	fputs("{\"sample_type\":", out);
+	fputc('{', out);
+	if (group) {
+		fputs("\"group\":", out);
+		cp_text_json(out, group, strlen(group));
+		fputc(',', out);
+	}
+	fputs("\"sample_type\":", out);
 	cp_text_json(out, r->type.ptr, r->type.len);
 	fputs(",\"unit\":", out);
 	cp_text_json(out, r->unit.ptr, r->unit.len);
@@ -154,24 +192,46 @@ static void print_json(FILE *out, const cp_top_report *r, size_t shown)
 		fprintf(out, ",\"flat\":%lld,\"flat_pct\":%.4f,\"cum\":%lld,\"cum_pct\":%.4f}", (long long)row->flat,
 			share(row->flat, r->total), (long long)row->cum, share(row->cum, r->total));
 	}
-	fputs("\n]}\n", out);
+	fputs("\n]}", out);
 }
 
 void cp_top_print(FILE *out, const cp_top_report *report, cp_top_format format, size_t limit)
 {
-	size_t shown = limit && limit < report->nrows ? limit : report->nrows;
-	switch (format) {
-	case CP_TOP_TABLE:
-		print_table(out, report, shown);
-		break;
-	case CP_TOP_TSV:
-		print_delimited(out, report, shown, 0);
-		break;
-	case CP_TOP_CSV:
-		print_delimited(out, report, shown, 1);
-		break;
-	case CP_TOP_JSON:
-		print_json(out, report, shown);
-		break;
+	cp_top_print_groups(out, report, 1, NULL, NULL, format, limit);
+}
+
+void cp_top_print_groups(FILE *out, const cp_top_report *reports, size_t n, const char *group_by,
+			 const char *const *groups, cp_top_format format, size_t limit)
+{
+	if (format == CP_TOP_JSON && group_by) {
+		fputs("{\"group_by\":", out);
+		cp_text_json(out, group_by, strlen(group_by));
+		fputs(",\"groups\":[", out);
 	}
+	for (size_t g = 0; g < n; g++) {
+		const cp_top_report *report = &reports[g];
+		const char *group = group_by ? groups[g] : NULL;
+		size_t shown = limit && limit < report->nrows ? limit : report->nrows;
+		switch (format) {
+		case CP_TOP_TABLE:
+			if (group_by) {
+				fprintf(out, "%s%s: ", g ? "\n" : "", group_by);
+				cp_text_tsv(out, group, strlen(group));
+				fputc('\n', out);
+			}
+			print_table(out, report, shown);
+			break;
+		case CP_TOP_TSV:
+		case CP_TOP_CSV:
+			print_delimited(out, report, shown, format == CP_TOP_CSV, group_by, group, g == 0);
+			break;
+		case CP_TOP_JSON:
+			if (g)
+				fputs(",\n", out);
+			print_json(out, report, shown, group);
+			break;
+		}
+	}
+	if (format == CP_TOP_JSON)
+		fputs(group_by ? "]}\n" : "\n", out);
 }

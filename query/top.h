@@ -32,10 +32,22 @@ typedef struct {
 int cp_top_parse_order(const char *s, cp_top_order *out);
 int cp_top_parse_format(const char *s, cp_top_format *out);
 
+/* The report options every command shares, parsed with a usage message on failure: 0, or the
+ * exit status of a usage error. --format: table, tsv, csv or json; -n: a count, 0 for all. */
+int cp_top_format_option(const char *value, cp_top_format *out);
+int cp_top_limit_option(const char *value, size_t *out);
+
 /* Ranks rows as pprof does: by |flat| (or |cum|) descending, then name, then the other value. */
 void cp_top_sort(cp_top_row *rows, size_t n, cp_top_order order);
 
 /* Prints the first limit rows (0: all). */
 void cp_top_print(FILE *out, const cp_top_report *report, cp_top_format format, size_t limit);
+
+/* Prints n reports, one per value groups[g] of the dimension group_by (a top split by service,
+ * env, ...): tables one after the other under "group_by: value", TSV and CSV with a first
+ * column group_by and one header, JSON as {"group_by": ..., "groups": [report + "group", ...]}.
+ * group_by NULL: one report, as cp_top_print. limit applies to each report. */
+void cp_top_print_groups(FILE *out, const cp_top_report *reports, size_t n, const char *group_by,
+			 const char *const *groups, cp_top_format format, size_t limit);
 
 #endif
