@@ -347,6 +347,11 @@ want "$work/dw" diff "base=service=shop,env=production,from=$e0,to=$(ep $S6)" \
 	"target=service=shop,env=production,from=$(ep $S6),to=$e1" width=3600 n=0
 expect_diff "time windows per side" "$work/dw" --service shop --env production --until $S1 \
 	--base "since=$S0,until=$S6" --target "since=$S6" -n 0
+# -n 3 there: q-values (none below 1e-10 here) across the 3 functions listed.
+want "$work/dw3" diff "base=service=shop,env=production,from=$e0,to=$(ep $S6)" \
+	"target=service=shop,env=production,from=$(ep $S6),to=$e1" width=3600 n=3
+expect_diff "time windows per side, -n 3 (q-values across the 3 listed)" "$work/dw3" --service shop --env production \
+	--until $S1 --base "since=$S0,until=$S6" --target "since=$S6" -n 3
 # Bad selectors and empty sides.
 diff_fails() { # STATUS TEXT ARGS...
 	_st=$1 _text=$2
@@ -417,9 +422,9 @@ fails 2 "" top --service shop --since $S0 --until $S1 --group-by instance
 # ---------------------------------------------------------------- 7. hostile strings
 hostile="a'; DROP TABLE cprof.functions; --"
 fails 1 "" diff --service "$hostile" --since $S0 --until $S1 --base env=production --target env=canary
-fails 1 "base selects no profiles" diff --service shop --since $S0 --until $S1 --base "env=x'\"; DROP TABLE cprof.series; --" \
+fails 1 "base selects" diff --service shop --since $S0 --until $S1 --base "env=x'\"; DROP TABLE cprof.series; --" \
 	--target env=canary
-fails 1 "base selects no profiles" diff --service shop --since $S0 --until $S1 --base "label.k'\";--=ü" --target env=canary
+fails 1 "base selects" diff --service shop --since $S0 --until $S1 --base "label.k'\";--=ü" --target env=canary
 fails 1 "" series --service shop --since $S0 --until $S1 --function "$hostile"
 fails 1 "" series --service shop --env "prödüction'; --" --since $S0 --until $S1 --function hot
 fails 1 "" top --service shop --env "$hostile" --since $S0 --until $S1 --group-by env
