@@ -175,7 +175,7 @@ function welch(fn,    s, b, n, sum, mean, ss, var, se2, t, df, x, side) {
 		var[s] = ss / (n[s] - 1)
 	}
 	se2 = var[1] / n[1] + var[2] / n[2]
-	if (se2 <= 0) return -1
+	if (se2 <= 0) return mean[1] == mean[2] ? 1 : 0 # both sides constant: equal or not
 	t = (mean[2] - mean[1]) / sqrt(se2)
 	df = se2 ^ 2 / ((var[1] / n[1]) ^ 2 / (n[1] - 1) + (var[2] / n[2]) ^ 2 / (n[2] - 1))
 	return betai(df / 2, 0.5, df / (df + t * t))
@@ -295,9 +295,9 @@ function do_diff(    r, s, side, b, nfn, fns, k, fn, all, nr, i, j, shown, m, or
 	}
 	sort_rows(nr)
 	shown = n > 0 && n < nr ? n : nr
-	# Benjamini-Hochberg over the listed functions whose p-value exists.
+	# Benjamini-Hochberg over all the functions compared whose p-value exists (not only those listed).
 	m = 0
-	for (i = 1; i <= shown; i++)
+	for (i = 1; i <= nr; i++)
 		if (RP[i] >= 0) order[++m] = i
 	for (i = 2; i <= m; i++)
 		for (j = i; j > 1 && RP[order[j]] < RP[order[j - 1]]; j--) {
