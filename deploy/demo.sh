@@ -5,7 +5,9 @@
 # profiles, recorded now with runtime/pprof, and, when shared/corpus is beside the project, real
 # profiles of other Go services from it); one cprof-worker drains the topic into PostgreSQL; the
 # top functions per service are then read back from PostgreSQL, and checked against
-# `cprof-query top --file` of the same files. Run from the project root after `make all`.
+# `cprof-query top --file` of the same files; it ends with the fleet's top per env and what
+# costs more in the canary than in production (cprof-query diff). Run from the project root
+# after `make all`.
 # The demo has a stack of its own (folder .demo-stack, PostgreSQL on port 55433 unless
 # CPROF_PG_PORT says otherwise), made afresh on every run so that the totals it checks are this
 # run's; it stays up afterwards for a look around (the last lines say how to reach and stop it).
@@ -53,8 +55,14 @@ for i in 1 2 3; do
 		"$r1/block.pb.gz" "$r1/goroutine.pb.gz"
 	push checkout 1.4.2 production "checkout-$i" "$((i + 3))" "$r2/cpu.pb.gz" "$r2/heap.pb.gz"
 done
-push checkout 1.5.0-rc1 canary checkout-canary-1 1 "$r1/cpu2.pb.gz" "$r2/cpu2.pb.gz"
-checkout_cpu="$r1/cpu.pb.gz $r1/cpu.pb.gz $r1/cpu.pb.gz $r2/cpu.pb.gz $r2/cpu.pb.gz $r2/cpu.pb.gz $r1/cpu2.pb.gz $r2/cpu2.pb.gz"
+# the canary runs a build whose CPU time is spent differently (the Go program's second mix),
+# one profile a minute, as production does
+for m in 1 2 3; do
+	push checkout 1.5.0-rc1 canary checkout-canary-1 "$m" "$r1/cpu2.pb.gz"
+	push checkout 1.5.0-rc1 canary checkout-canary-1 "$((m + 3))" "$r2/cpu2.pb.gz"
+done
+checkout_cpu="$r1/cpu.pb.gz $r1/cpu.pb.gz $r1/cpu.pb.gz $r2/cpu.pb.gz $r2/cpu.pb.gz $r2/cpu.pb.gz"
+checkout_cpu="$checkout_cpu $r1/cpu2.pb.gz $r1/cpu2.pb.gz $r1/cpu2.pb.gz $r2/cpu2.pb.gz $r2/cpu2.pb.gz $r2/cpu2.pb.gz"
 
 corpus=$root/../shared/corpus/profiles
 others=
@@ -90,7 +98,7 @@ for service in checkout $others; do
 done
 
 echo
-echo "== the same question on the files themselves: cprof-query top --file (checkout's 8 CPU profiles)"
+echo "== the same question on the files themselves: cprof-query top --file (checkout's 12 CPU profiles)"
 # shellcheck disable=SC2086 # a list of files
 bin/cprof-query top --sample-type cpu -n 10 --file $checkout_cpu
 # every function's flat and cum, from PostgreSQL and from the files, must be the same
@@ -104,6 +112,19 @@ else
 	diff "$out/checkout.db.tsv" "$out/checkout.files.tsv" >&2
 	exit 1
 fi
+
+echo
+echo "== the store's upkeep (a running worker does it every minute): cprof-worker maintain"
+bin/cprof-worker maintain
+
+echo
+echo "== the whole fleet's top CPU functions, per env: cprof-query top --since 1h --group-by env -n 3"
+bin/cprof-query top --since 1h --group-by env -n 3
+
+echo
+echo "== what costs more in the canary than in production:"
+echo "   cprof-query diff --service checkout --since 1h --base env=production --target env=canary -n 12"
+bin/cprof-query diff --service checkout --since 1h --base env=production --target env=canary -n 12
 
 echo
 echo "The demo's stack is still up. To look around: export CPROF_STACK_DIR=.demo-stack, then"

@@ -216,7 +216,7 @@ static int read_totals(PGconn *conn, const cp_selection *sel, const char *sample
 	PQclear(r);
 	if (t->profiles == 0) {
 		char what[32];
-		snprintf(what, sizeof what, "%s selects nothing: ", side_name[s]);
+		snprintf(what, sizeof what, "%s selects no profiles: ", side_name[s]);
 		cp_selection_log_empty(sel, what);
 		return -1;
 	}
