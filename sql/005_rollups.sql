@@ -173,6 +173,23 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
          + cprof.roll_series('series_' || source_tier, 'series_' || target_tier, unit, from_bucket, to_bucket)
 $$;
 
+-- Partitions: a batch makes the partitions of its days in every table, the tiers' months and
+-- years included, before its transaction (cprof.ensure_partitions, as the store does), so the
+-- rollup and roll_late never create one: creating a partition waits for the transactions
+-- writing to its table, and inside either of them that wait could close a cycle with a batch.
+-- The minutes stored before this migration get theirs here.
+DO $$
+DECLARE
+    first_day date;
+    last_day date;
+BEGIN
+    SELECT (min(bucket) AT TIME ZONE 'UTC')::date, (max(bucket) AT TIME ZONE 'UTC')::date INTO first_day, last_day
+    FROM cprof.series_minutes;
+    IF first_day IS NOT NULL THEN
+        PERFORM cprof.ensure_partitions(first_day, last_day);
+    END IF;
+END $$;
+
 -- The rollup: the closed hours before upto (rounded down to the hour) into the hour tier, then
 -- the days whose hours are all rolled into the day tier; each hour and day once, in order from
 -- where the last run stopped (the first run starts at the oldest minute stored). One at a time
@@ -198,7 +215,6 @@ BEGIN
     hours_from := coalesce(st.hours_done,
                            least(hours_to, (SELECT date_trunc('hour', min(bucket), 'UTC') FROM cprof.series_minutes)));
     IF hours_to > hours_from THEN
-        PERFORM cprof.ensure_partitions((hours_from AT TIME ZONE 'UTC')::date, (hours_to AT TIME ZONE 'UTC')::date);
         written := written + cprof.roll_tier('minutes', 'hours', 'hour', hours_from, hours_to);
     END IF;
     hours_to := greatest(hours_from, hours_to);
@@ -230,8 +246,6 @@ BEGIN
     SELECT * INTO st FROM cprof.rollup_state;
     FOR tier IN SELECT * FROM (VALUES ('hours', 'hour', st.hours_done), ('days', 'day', st.days_done)) t(name, unit, done)
                 WHERE t.done IS NOT NULL AND first_minute < t.done LOOP
-        PERFORM cprof.ensure_partitions((first_minute AT TIME ZONE 'UTC')::date,
-                                        (least(last_minute, tier.done) AT TIME ZONE 'UTC')::date);
         EXECUTE format($q$
             WITH f AS (INSERT INTO cprof.%1$I
                        SELECT date_trunc(%4$L, bucket, 'UTC'), series_id, function_ids, flat, cum

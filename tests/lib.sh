@@ -47,3 +47,21 @@ devbroker_start() {
 	brokers=$(sed -n 's/^bootstrap\.servers=//p' "$_dir/broker.out")
 	[ -n "$brokers" ]
 }
+
+# The counters of a test script: `tally NAME` once, then `ok` for each passing assertion, `bad
+# MESSAGE` for each failing one, and `finish` at the end (prints "NAME: P passed, F failed" and
+# exits non-zero when something failed).
+tally() {
+	_tally_name=$1
+	pass=0 fail=0
+}
+ok() { pass=$((pass + 1)); }
+bad() {
+	fail=$((fail + 1))
+	echo "FAIL $*"
+}
+finish() {
+	echo "$_tally_name: $pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+	exit
+}

@@ -14,17 +14,7 @@ set -u
 . "$CPROF_ROOT/tests/lib.sh"
 . "$CPROF_ROOT/tests/pg.sh"
 work=$CPROF_WORK
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL $*"
-}
-finish() {
-	echo "query_fleet: $pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit
-}
+tally query_fleet
 trap 'pg_stop "$work/pg"' EXIT
 trap 'exit 1' INT TERM
 
