@@ -395,6 +395,29 @@ got_days=$(awk -F '\t' 'NR > 1 { print $1, $3, $4 }' "$work/s.t.1d.got")
 [ "$raw_days" = "$got_days" ] && [ -n "$raw_days" ] && ok || bad "series 1d steps vs raw minutes: '$raw_days' vs '$got_days'"
 fails 2 "invalid --function regex" series --service shop --since $S0 --until $S1 --function '(unclosed'
 fails 1 "" series --service shop --since $S0 --until $S1 --function 'no_such_function_zz'
+# Many functions matched (20: each row unnested and filtered) and few (3: each looked up in the
+# row's ids) give the same points: function wNN has flat and cum NN in its one profile.
+wide_args=
+for k in $(seq 1 20); do wide_args="$wide_args wide;w$(printf %02d "$k")=$k"; done
+# shellcheck disable=SC2086 # one stack per word
+"$fleet" "$work/p/wide.pb.gz" $wide_args && "$w" load --service wide --time 2026-03-04T10:30:00Z "$work/p/wide.pb.gz" >/dev/null ||
+	bad "loading the wide profile"
+wide_total=210
+wide_expect() { # K...: the TSV of the series of wK... in the hour of 10:30
+	printf 'time\tfunction\tflat\tcum\tflat_share\tcum_share\n'
+	for _k in "$@"; do
+		awk -v k="$_k" -v t="$wide_total" 'BEGIN { printf "2026-03-04T10:00:00Z\tw%02d\t%d\t%d\t%.6g\t%.6g\n", k, k, k, k / t, k / t }'
+	done
+}
+wide_series() { # REGEX
+	"$q" series --service wide --since 2026-03-04T10:00:00Z --until 2026-03-04T11:00:00Z --function "$1" --format tsv
+}
+wide_expect $(seq 1 20) >"$work/wide.want"
+wide_series '^w[0-9]+$' >"$work/wide.got" 2>&1 && cmp -s "$work/wide.want" "$work/wide.got" && ok ||
+	bad "series of 20 functions: want < got >: $(diff "$work/wide.want" "$work/wide.got" | grep '^[<>]' | head -n 4)"
+wide_expect 3 13 17 >"$work/wide3.want"
+wide_series '^w(03|13|17)$' >"$work/wide3.got" 2>&1 && cmp -s "$work/wide3.want" "$work/wide3.got" && ok ||
+	bad "series of 3 functions: want < got >: $(diff "$work/wide3.want" "$work/wide3.got" | grep '^[<>]' | head -n 4)"
 
 # ---------------------------------------------------------------- 6. top --group-by
 want "$work/g.env" top "sel=$shop_sel" group=env
