@@ -26,6 +26,19 @@ SELECT t || '_' || tier.name || suffix, 'bucket', 'CREATE INDEX ON cprof.%I (ser
 FROM (VALUES ('function', '_packed'), ('stack', '_packed'), ('series', '')) AS kind(t, suffix),
      (VALUES ('hours', 'month', 'hour'), ('days', 'year', 'day')) AS tier(name, period, tier);
 
+-- The order in which partitions are made and dropped: the order in which a batch writes the
+-- tables (profiles, then each tier's function, stack and series facts, minutes first), which
+-- is also the order of the compaction and the rollup. Making or dropping a partition locks its
+-- parent exclusively until the end of the call, and waits for the transactions writing to it;
+-- taken in any other order, a batch holding one table and waiting for the next could be waited
+-- for by a call holding that next table (measured: two parallel loads deadlocked, and
+-- tests/rollup_race.sh deadlocks when the order is reversed).
+ALTER TABLE cprof.partitioned_tables ADD COLUMN lock_order integer NOT NULL DEFAULT 0;
+UPDATE cprof.partitioned_tables
+SET lock_order = CASE tier WHEN 'minute' THEN 0 WHEN 'hour' THEN 10 ELSE 20 END
+               + CASE WHEN table_name = 'profiles' THEN 0 WHEN table_name LIKE 'function%' THEN 1
+                      WHEN table_name LIKE 'stack%' THEN 2 ELSE 3 END;
+
 -- How far the rollup has gone: every hour before hours_done is in the hour tier, every day
 -- before days_done in the day tier (NULL: nothing rolled up yet). One row.
 CREATE TABLE cprof.rollup_state (
@@ -48,7 +61,7 @@ DECLARE
     created integer := 0;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('cprof.ensure_partitions'));
-    FOR t IN SELECT * FROM cprof.partitioned_tables LOOP
+    FOR t IN SELECT * FROM cprof.partitioned_tables ORDER BY lock_order LOOP
         d := date_trunc(t.period, first_day::timestamp)::date;
         WHILE d <= last_day LOOP
             next_d := (d + ('1 ' || t.period)::interval)::date;
@@ -105,7 +118,7 @@ DECLARE
     keep date;
     dropped integer := 0;
 BEGIN
-    FOR t IN SELECT * FROM cprof.partitioned_tables LOOP
+    FOR t IN SELECT * FROM cprof.partitioned_tables ORDER BY lock_order LOOP
         keep := CASE t.tier WHEN 'minute' THEN CASE WHEN minutes_from IS NOT NULL AND rolled IS NOT NULL
                                                     THEN least(minutes_from, rolled) END
                             WHEN 'hour' THEN hours_from ELSE days_from END;

@@ -59,12 +59,33 @@ for f in "$work/writer1.err" "$work/writer2.err" "$work/writer3.err" "$work/main
 done
 "$w" maintain --now "$(at $((60 * 60)))" >/dev/null 2>"$work/err" && ok || bad "the last maintain: $(cat "$work/err")"
 
+# New days while others write: three loads that each store profiles on days no one has
+# written yet (each day's first batch makes its partitions, in every tier, while the other
+# loads are inside their transactions), in different orders, with maintain rolling up meanwhile.
+newdays() { # K
+	_k=$1
+	for _d in $(seq 0 17); do
+		_day=$(((_d * (_k * 2 + 1)) % 18 + 10))
+		"$w" load --service race --env "n$_k" --instance "n$_k" --time "2026-05-${_day}T0$_k:$((_d + 10)):00Z" \
+			"$work/p/$((_d % 4 + 1)).pb.gz" >/dev/null 2>>"$work/new$_k.err" || echo "load failed on day $_day" >>"$work/new$_k.err"
+	done
+}
+newdays 1 & p1=$!
+newdays 2 & p2=$!
+newdays 3 & p3=$!
+for _d in 12 16 20 24 28; do "$w" maintain --now "2026-05-${_d}T00:03:00Z" >/dev/null 2>>"$work/new-maintain.err"; done
+wait $p1 $p2 $p3
+for f in "$work/new1.err" "$work/new2.err" "$work/new3.err" "$work/new-maintain.err"; do
+	if [ -s "$f" ]; then bad "$(basename "$f"): $(head -c 600 "$f")"; else ok; fi
+done
+"$w" maintain --now "$(at $((60 * 60)))" >/dev/null 2>"$work/err" && ok || bad "the maintain after the new days: $(cat "$work/err")"
+
 check_sql() { # LABEL EXPECTED SQL
 	_got=$(sql "$3" 2>&1)
 	[ "$_got" = "$2" ] && ok || bad "$1: expected '$2', got '$_got'"
 }
-check_sql "126 profiles stored" 126 "SELECT count(*) FROM cprof.profiles"
-check_sql "the rollup reached the last closed hour and day" "2026-05-03 12:00:00|2026-05-03 00:00:00" \
+check_sql "180 profiles stored" 180 "SELECT count(*) FROM cprof.profiles"
+check_sql "the rollup reached the last closed hour and day" "2026-05-28 00:00:00|2026-05-28 00:00:00" \
 	"SELECT hours_done AT TIME ZONE 'UTC', days_done AT TIME ZONE 'UTC' FROM cprof.rollup_state"
 # Late batches were among them: an hour that holds rows of several batches was rolled up
 # before some of them came (the rollup writes one row per hour and series; the compaction only
