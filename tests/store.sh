@@ -98,5 +98,15 @@ printf 'not a profile' >"$CPROF_WORK/bad.pb"
 out=$(worker load --service svc "$fx/cpu.pb.gz" "$CPROF_WORK/bad.pb" 2>&1)
 case $out in *"bad.pb"*"nothing stored"*) ok ;; *) bad "a bad file among good ones: $out" ;; esac
 
+# The bulk path of backfills and benchmarks: --repeat stores the list again, --every spreads the
+# profiles a duration apart from --time (2 files x 3 repeats: 6 profiles a minute apart).
+out=$(worker load --service bulk --time 2026-04-01T10:00:00Z --every 1m --repeat 3 "$fx/cpu.pb.gz" "$fx/cpu2.pb.gz" 2>&1)
+case $out in "loaded: 6 profiles stored, 0 duplicates skipped"*) ok ;; *) bad "load --every --repeat: $out" ;; esac
+[ "$(sql "SELECT string_agg(to_char(profile_time AT TIME ZONE 'UTC', 'HH24:MI'), ' ' ORDER BY profile_time)
+        FROM cprof.profiles WHERE service = 'bulk'")" = "10:00 10:01 10:02 10:03 10:04 10:05" ] && ok ||
+	bad "load --every: the profiles' times"
+out=$(worker load --service bulk --every 1m "$fx/cpu.pb.gz" 2>&1) && bad "--every without --time loaded" ||
+	case $out in *"--every needs --time"*) ok ;; *) bad "--every without --time: $out" ;; esac
+
 echo "store: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
