@@ -419,6 +419,19 @@ wide_expect 3 13 17 >"$work/wide3.want"
 wide_series '^w(03|13|17)$' >"$work/wide3.got" 2>&1 && cmp -s "$work/wide3.want" "$work/wide3.got" && ok ||
 	bad "series of 3 functions: want < got >: $(diff "$work/wide3.want" "$work/wide3.got" | grep '^[<>]' | head -n 4)"
 
+# The read-only role runs diff and series (and top, grouped) and gets the same answers.
+sql "CREATE ROLE fleet_reader LOGIN IN ROLE cprof_reader" >/dev/null
+as_reader() { # FILE ARGS...: the output of cprof-query ARGS as the reader and as the owner must match
+	_o=$1
+	shift
+	"$q" "$@" --pg "$PG_CONNINFO user=fleet_reader" --format tsv >"$_o.reader" 2>&1
+	"$q" "$@" --format tsv >"$_o.owner" 2>&1
+	cmp -s "$_o.reader" "$_o.owner" && [ -s "$_o.owner" ] && ok || bad "the reader role, $1: $(head -c 300 "$_o.reader")"
+}
+as_reader "$work/r.diff" diff --service shop --since $S0 --until $S1 --base env=production --target env=canary -n 0
+as_reader "$work/r.series" series --service shop --since $S0 --until $S1 --function hot
+as_reader "$work/r.top" top --service shop --since $S0 --until $S1 --group-by env -n 0
+
 # ---------------------------------------------------------------- 6. top --group-by
 want "$work/g.env" top "sel=$shop_sel" group=env
 expect "top --group-by env" "$work/g.env" top --service shop --since $S0 --until $S1 --group-by env --format tsv -n 0
