@@ -5,14 +5,19 @@
 
 #include "cp_text.h"
 
-void cp_cells_put(FILE *out, int csv, const char *s, int first)
+void cp_cells_field(FILE *out, int csv, const char *s, size_t len, int first)
 {
 	if (!first)
 		fputc(csv ? ',' : '\t', out);
 	if (csv)
-		cp_text_csv(out, s, strlen(s));
+		cp_text_csv(out, s, len);
 	else
-		cp_text_tsv(out, s, strlen(s));
+		cp_text_tsv(out, s, len);
+}
+
+void cp_cells_put(FILE *out, int csv, const char *s, int first)
+{
+	cp_cells_field(out, csv, s, strlen(s), first);
 }
 
 void cp_cells_number(FILE *out, int csv, double value, int digits, int missing)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cells.h"
 #include "commands.h"
 #include "cp_log.h"
 #include "cp_text.h"
@@ -51,14 +52,10 @@ static void print_row(cp_top_format format, const char *const *cells, size_t n, 
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (i)
-			putchar(format == CP_TOP_CSV ? ',' : format == CP_TOP_TSV ? '\t' : ' ');
-		if (format == CP_TOP_CSV)
-			cp_text_csv(stdout, cells[i], strlen(cells[i]));
-		else if (format == CP_TOP_TSV)
-			cp_text_tsv(stdout, cells[i], strlen(cells[i]));
+		if (format == CP_TOP_TABLE)
+			printf(i == 0 ? "%-40s" : i == 1 ? " %9s" : "  %s", cells[i]);
 		else
-			printf(i == 0 ? "%-40s" : i == 1 ? "%9s" : " %s", cells[i]);
+			cp_cells_put(stdout, format == CP_TOP_CSV, cells[i], i == 0);
 	}
 	putchar('\n');
 }

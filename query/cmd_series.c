@@ -13,7 +13,6 @@
 #include "commands.h"
 #include "cp_log.h"
 #include "cp_text.h"
-#include "cp_time.h"
 #include "cp_units.h"
 #include "selection.h"
 #include "top.h"
@@ -166,30 +165,23 @@ int cp_cmd_series(int argc, char **argv)
 		cp_selection_log_empty(&o.sel, "");
 		goto out;
 	}
-	/* the pattern first: a regex that does not compile is the user's to fix */
-	const char *pattern[] = {function};
-	PGresult *m = PQexecParams(conn, "SELECT count(*) FROM cprof.match_functions($1)", 1, NULL, pattern, NULL, NULL, 0);
-	if (PQresultStatus(m) != PGRES_TUPLES_OK) {
-		const char *state = PQresultErrorField(m, PG_DIAG_SQLSTATE);
-		if (state && strcmp(state, "2201B") == 0) {
-			cp_log_usage("invalid --function regex '%s': %s", function, PQresultErrorField(m, PG_DIAG_MESSAGE_PRIMARY));
-			status = CP_EXIT_USAGE;
-		} else {
-			cp_log("matching functions: %s", PQerrorMessage(conn));
-		}
-		PQclear(m);
-		goto out;
-	}
-	PQclear(m);
 	char step_text[32];
 	snprintf(step_text, sizeof step_text, "%lld seconds", step);
-	r = cp_selection_query(conn,
-			       "SELECT to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), function_name, "
-			       "flat, cum, total_abs, profiled_nanos FROM cprof.function_series($1, $2, $10::interval, $11, "
-			       "$3, $4, $5, $6, $7, $8, $9)",
-			       &o.sel, sample_type, (const char *const[]){step_text, function}, 2, "reading the series");
-	if (!r)
+	r = cp_selection_exec(conn,
+			      "SELECT to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), function_name, "
+			      "flat, cum, total_abs, profiled_nanos FROM cprof.function_series($1, $2, $10::interval, $11, "
+			      "$3, $4, $5, $6, $7, $8, $9)",
+			      &o.sel, sample_type, (const char *const[]){step_text, function}, 2);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		if (state && strcmp(state, "2201B") == 0) { /* a regex that does not compile is the user's to fix */
+			cp_log_usage("invalid --function regex '%s': %s", function, PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
+			status = CP_EXIT_USAGE;
+		} else {
+			cp_selection_log_error(conn, r, "reading the series");
+		}
 		goto out;
+	}
 	if (PQntuples(r) == 0) {
 		char from[64], to[64];
 		cp_selection_range_text(&o.sel, from, to);

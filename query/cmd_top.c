@@ -19,8 +19,6 @@
 #include "top_db.h"
 #include "cp_args.h"
 #include "cp_log.h"
-#include "cp_text.h"
-#include "cp_time.h"
 
 static const char top_usage[] =
 	"usage: cprof-query top --file FILE... [options]\n"

@@ -180,8 +180,8 @@ const char *cp_selection_sample_type(PGconn *conn, const cp_selection *sel, PGre
 	return NULL;
 }
 
-PGresult *cp_selection_query(PGconn *conn, const char *sql, const cp_selection *sel, const char *sample_type,
-			     const char *const *extra, int nextra, const char *what)
+PGresult *cp_selection_exec(PGconn *conn, const char *sql, const cp_selection *sel, const char *sample_type,
+			    const char *const *extra, int nextra)
 {
 	char from[64], to[64];
 	cp_selection_range_text(sel, from, to);
@@ -189,7 +189,13 @@ PGresult *cp_selection_query(PGconn *conn, const char *sql, const cp_selection *
 				  sel->env, sel->version, sel->zone,	     sel->labels_json};
 	for (int i = 0; i < nextra && i < 4; i++)
 		params[9 + i] = extra[i];
-	PGresult *r = PQexecParams(conn, sql, 9 + (nextra < 4 ? nextra : 4), NULL, params, NULL, NULL, 0);
+	return PQexecParams(conn, sql, 9 + (nextra < 4 ? nextra : 4), NULL, params, NULL, NULL, 0);
+}
+
+PGresult *cp_selection_query(PGconn *conn, const char *sql, const cp_selection *sel, const char *sample_type,
+			     const char *const *extra, int nextra, const char *what)
+{
+	PGresult *r = cp_selection_exec(conn, sql, sel, sample_type, extra, nextra);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		cp_selection_log_error(conn, r, what);
 		PQclear(r);

@@ -89,6 +89,11 @@ const char *cp_selection_sample_type(PGconn *conn, const cp_selection *sel, PGre
 PGresult *cp_selection_query(PGconn *conn, const char *sql, const cp_selection *sel, const char *sample_type,
 			     const char *const *extra, int nextra, const char *what);
 
+/* The same query, its result returned as it is (failed or not), for a caller that handles an
+ * error itself; PQclear it. */
+PGresult *cp_selection_exec(PGconn *conn, const char *sql, const cp_selection *sel, const char *sample_type,
+			    const char *const *extra, int nextra);
+
 /* Prints a failed query's error as cp_selection_query does. */
 void cp_selection_log_error(PGconn *conn, const PGresult *r, const char *what);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cells.h"
 #include "cp_args.h"
 #include "cp_log.h"
 #include "cp_text.h"
@@ -139,28 +140,18 @@ static void print_delimited(FILE *out, const cp_top_report *r, size_t shown, int
 			    const char *group, int header)
 {
 	if (header) {
-		if (group_by) {
-			if (csv)
-				cp_text_csv(out, group_by, strlen(group_by));
-			else
-				cp_text_tsv(out, group_by, strlen(group_by));
-			fputc(csv ? ',' : '\t', out);
-		}
-		fputs(csv ? "function,flat,cum\n" : "function\tflat\tcum\n", out);
+		if (group_by)
+			cp_cells_put(out, csv, group_by, 1);
+		cp_cells_put(out, csv, "function", !group_by);
+		cp_cells_put(out, csv, "flat", 0);
+		cp_cells_put(out, csv, "cum", 0);
+		fputc('\n', out);
 	}
 	for (size_t i = 0; i < shown; i++) {
 		const cp_top_row *row = &r->rows[i];
-		if (group_by) {
-			if (csv)
-				cp_text_csv(out, group, strlen(group));
-			else
-				cp_text_tsv(out, group, strlen(group));
-			fputc(csv ? ',' : '\t', out);
-		}
-		if (csv)
-			cp_text_csv(out, row->name.ptr, row->name.len);
-		else
-			cp_text_tsv(out, row->name.ptr, row->name.len);
+		if (group_by)
+			cp_cells_put(out, csv, group, 1);
+		cp_cells_field(out, csv, row->name.ptr, row->name.len, !group_by);
 		fprintf(out, csv ? ",%lld,%lld\n" : "\t%lld\t%lld\n", (long long)row->flat, (long long)row->cum);
 	}
 }

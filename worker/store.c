@@ -754,11 +754,10 @@ static void minute_range(const facts *f, int64_t *first, int64_t *last)
 	}
 }
 
-/* Partitions for every day the batch touches (cached: a day is checked once per store). */
-static int ensure_days(cp_store *s, const facts *f, char *err, size_t errlen)
+/* Partitions for every day of the batch's minutes [first, last] (cached: a day is checked once
+ * per store). */
+static int ensure_days(cp_store *s, int64_t first, int64_t last, char *err, size_t errlen)
 {
-	int64_t first, last;
-	minute_range(f, &first, &last);
 	if (first <= last) {
 		first = floor_div(first, 86400);
 		last = floor_div(last, 86400);
@@ -785,10 +784,8 @@ static int ensure_days(cp_store *s, const facts *f, char *err, size_t errlen)
 
 /* Late data: minutes of the batch in hours or days already rolled up are added to those tiers
  * in this transaction (cprof.roll_late, sql/005_rollups.sql); the rows it adds count as written. */
-static int roll_late(cp_store *s, const facts *f, size_t *written, char *err, size_t errlen)
+static int roll_late(cp_store *s, int64_t first, int64_t last, size_t *written, char *err, size_t errlen)
 {
-	int64_t first, last;
-	minute_range(f, &first, &last);
 	if (first > last)
 		return 0;
 	char a[32], b[32];
@@ -862,7 +859,10 @@ static int write_once(cp_store *s, const cp_store_profile *ps, size_t n, const c
 			goto out;
 		fresh++;
 	}
-	if (ensure_days(s, &f, err, errlen) || exec(s->conn, "BEGIN; TRUNCATE cprof_in_profiles", "batch", err, errlen))
+	int64_t first_minute, last_minute;
+	minute_range(&f, &first_minute, &last_minute);
+	if (ensure_days(s, first_minute, last_minute, err, errlen) ||
+	    exec(s->conn, "BEGIN; TRUNCATE cprof_in_profiles", "batch", err, errlen))
 		goto out;
 	if (profile_rows(ps, n, dup, &r) ||
 	    rows_copy(s->conn, &r,
@@ -897,7 +897,7 @@ static int write_once(cp_store *s, const cp_store_profile *ps, size_t n, const c
 		      "writing series facts", err, errlen))
 		goto abort;
 	written = nrows[0] + nrows[1] + nrows[2];
-	if (roll_late(s, &f, &written, err, errlen))
+	if (roll_late(s, first_minute, last_minute, &written, err, errlen))
 		goto abort;
 	if ((s->group && move_offsets(s, offs, noffs, err, errlen)) || exec(s->conn, "COMMIT", "committing the batch", err, errlen))
 		goto abort;
