@@ -49,6 +49,15 @@ CREATE TABLE cprof.rollup_state (
 );
 INSERT INTO cprof.rollup_state DEFAULT VALUES;
 
+-- The hour and day buckets that late data added rows to (roll_late), for the compaction to merge
+-- (compact_minutes): without it a backlog older than the rollup would leave a row per batch in
+-- the tiers (measured: the tiers as large as the minutes, bench/ingest). No key: a batch only
+-- inserts, the compaction only deletes what it takes, so neither waits for the other.
+CREATE TABLE cprof.late_buckets (
+    tier   text        NOT NULL,  -- 'hours' or 'days'
+    bucket timestamptz NOT NULL
+);
+
 -- ensure_partitions of 001, for every table's period: the partitions that cover the days from
 -- first_day to last_day (UTC), each named by its first day.
 CREATE OR REPLACE FUNCTION cprof.ensure_partitions(first_day date, last_day date) RETURNS integer
@@ -225,8 +234,13 @@ BEGIN
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('cprof.tiers'));
     SELECT * INTO st FROM cprof.rollup_state;
+    -- the first run starts at the oldest minute; with nothing stored it waits, so that a backlog
+    -- arriving later is rolled up in one pass rather than taken as late data
     hours_from := coalesce(st.hours_done,
                            least(hours_to, (SELECT date_trunc('hour', min(bucket), 'UTC') FROM cprof.series_minutes)));
+    IF st.hours_done IS NULL AND NOT EXISTS (SELECT FROM cprof.series_minutes) THEN
+        RETURN 0;
+    END IF;
     IF hours_to > hours_from THEN
         written := written + cprof.roll_tier('minutes', 'hours', 'hour', hours_from, hours_to);
     END IF;
@@ -274,32 +288,40 @@ BEGIN
                        SELECT date_trunc(%4$L, bucket, 'UTC'), series_id, total, profiles, profiled_nanos, total_abs
                        FROM cprof.series_minutes
                        WHERE bucket >= $1 AND bucket <= $2 AND bucket < $3 AND xmin = pg_current_xact_id()::xid
-                       RETURNING 1)
+                       RETURNING bucket),
+                 late AS (INSERT INTO cprof.late_buckets SELECT DISTINCT %5$L, bucket FROM t)
             SELECT (SELECT count(*) FROM f) + (SELECT count(*) FROM s) + (SELECT count(*) FROM t)$q$,
-            'function_' || tier.name || '_packed', 'stack_' || tier.name || '_packed', 'series_' || tier.name, tier.unit)
+            'function_' || tier.name || '_packed', 'stack_' || tier.name || '_packed', 'series_' || tier.name, tier.unit,
+            tier.name)
         INTO n USING first_minute, last_minute, tier.done;
         written := written + n;
     END LOOP;
     RETURN written;
 END $$;
 
--- compact_minutes of 003, for every tier: late data leaves several rows for an hour or a day,
--- which are merged like the minutes' (all tiers in the one transaction and advisory lock).
+-- compact_minutes of 003, for every tier: the buckets of [from_bucket, to_bucket) in the minute,
+-- hour and day tables, then the hour and day buckets late data has added rows to since the last
+-- run (late_buckets), each tier over the span of its late buckets (all in the one transaction
+-- and advisory lock).
 CREATE OR REPLACE FUNCTION cprof.compact_minutes(from_bucket timestamptz, to_bucket timestamptz) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     removed bigint := 0;
     tier text;
+    late record;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('cprof.compact_minutes')) THEN
         RETURN 0;
     END IF;
     FOREACH tier IN ARRAY ARRAY['minutes', 'hours', 'days'] LOOP
-        removed := removed
-            + cprof.compact_packed('function_' || tier || '_packed', 'function_ids', ARRAY['flat', 'cum'],
-                                   from_bucket, to_bucket)
-            + cprof.compact_packed('stack_' || tier || '_packed', 'stack_ids', ARRAY['self'], from_bucket, to_bucket)
-            + cprof.compact_series('series_' || tier, from_bucket, to_bucket);
+        removed := removed + cprof.compact_tier(tier, from_bucket, to_bucket);
+    END LOOP;
+    FOR late IN WITH taken AS (DELETE FROM cprof.late_buckets RETURNING *)
+                SELECT t.tier, min(t.bucket) AS lo, max(t.bucket) AS hi FROM taken t GROUP BY t.tier ORDER BY t.tier DESC
+    LOOP
+        removed := removed + cprof.compact_tier(late.tier, late.lo,
+                                                late.hi + CASE late.tier WHEN 'hours' THEN interval '1 hour'
+                                                                         ELSE interval '1 day' END);
     END LOOP;
     RETURN removed;
 END $$;
@@ -329,6 +351,16 @@ BEGIN
     INTO removed USING from_bucket, to_bucket;
     RETURN removed;
 END $$;
+
+-- One tier's function, stack and series tables compacted over [from_bucket, to_bucket), in the
+-- order batches write them. Internal to compact_minutes.
+CREATE FUNCTION cprof.compact_tier(tier text, from_bucket timestamptz, to_bucket timestamptz) RETURNS bigint
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT cprof.compact_packed('function_' || tier || '_packed', 'function_ids', ARRAY['flat', 'cum'],
+                                from_bucket, to_bucket)
+         + cprof.compact_packed('stack_' || tier || '_packed', 'stack_ids', ARRAY['self'], from_bucket, to_bucket)
+         + cprof.compact_series('series_' || tier, from_bucket, to_bucket)
+$$;
 
 -- ---------------------------------------------------------------------------------------------
 -- Reading across tiers.
@@ -761,7 +793,7 @@ REVOKE EXECUTE ON FUNCTION cprof.rollup(timestamptz), cprof.roll_late(timestampt
     cprof.apply_retention(date, date, date), cprof.roll_packed(text, text, text, text[], text, timestamptz, timestamptz),
     cprof.roll_series(text, text, text, timestamptz, timestamptz),
     cprof.roll_tier(text, text, text, timestamptz, timestamptz),
-    cprof.compact_series(text, timestamptz, timestamptz) FROM PUBLIC;
+    cprof.compact_series(text, timestamptz, timestamptz), cprof.compact_tier(text, timestamptz, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cprof.rollup(timestamptz), cprof.roll_late(timestamptz, timestamptz),
     cprof.apply_retention(date, date, date) TO cprof_writer;
 GRANT EXECUTE ON FUNCTION cprof.top(timestamptz, timestamptz, text, text, text, text, text, text, jsonb, text),

@@ -84,14 +84,21 @@ check_sql() { # LABEL EXPECTED SQL
 	_got=$(sql "$3" 2>&1)
 	[ "$_got" = "$2" ] && ok || bad "$1: expected '$2', got '$_got'"
 }
-check_sql "180 profiles stored" 180 "SELECT count(*) FROM cprof.profiles"
+check_sql "181 profiles stored" 181 "SELECT count(*) FROM cprof.profiles"
 check_sql "the rollup reached the last closed hour and day" "2026-05-28 00:00:00|2026-05-28 00:00:00" \
 	"SELECT hours_done AT TIME ZONE 'UTC', days_done AT TIME ZONE 'UTC' FROM cprof.rollup_state"
-# Late batches were among them: an hour that holds rows of several batches was rolled up
-# before some of them came (the rollup writes one row per hour and series; the compaction only
-# merges the last hours).
-check_sql "late data reached the hour tier" "t" "SELECT count(*) > 0 FROM (SELECT 1 FROM cprof.series_hours
-	GROUP BY bucket, series_id HAVING count(*) > 1) late"
+# Late data, one batch on its own: a profile in an hour and a day rolled up long ago adds a row
+# there at once and marks the buckets; the next maintain merges them into one row again.
+"$w" load --service race --env e1 --instance late --time "$(at 5)" "$work/p/4.pb.gz" >/dev/null 2>"$work/err" ||
+	bad "the late load: $(cat "$work/err")"
+check_sql "the late batch added a second row to its hour" 2 "SELECT count(*) FROM cprof.series_hours h
+	JOIN cprof.series s USING (series_id) WHERE s.env = 'e1' AND s.sample_type = 'cpu' AND h.bucket = '$(at 0)'"
+check_sql "and marked its hour and day" "days $(at 0)|hours $(at 0)" "SELECT string_agg(DISTINCT tier || ' ' ||
+	to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '|') FROM cprof.late_buckets"
+"$w" maintain --now "$(at $((60 * 60)))" >/dev/null 2>"$work/err" && ok || bad "the maintain after the late batch: $(cat "$work/err")"
+check_sql "the maintain merged every late bucket" "0|0" "SELECT (SELECT count(*) FROM cprof.late_buckets),
+	(SELECT count(*) FROM (SELECT 1 FROM cprof.series_hours GROUP BY bucket, series_id HAVING count(*) > 1
+	                       UNION ALL SELECT 1 FROM cprof.series_days GROUP BY bucket, series_id HAVING count(*) > 1) c)"
 # Each tier holds the same sums as the minutes it covers.
 for tier in hours days; do
 	check_sql "the $tier tier sums its minutes" "t" "
