@@ -46,6 +46,8 @@ WORKER_SRC := $(wildcard worker/*.c)
 WORKER_OBJ := $(WORKER_SRC:worker/%.c=$(BUILD)/worker/%.o) $(BUILD)/gen/migrations.o
 PUSH_SRC   := $(wildcard ingest/push*.c)
 PUSH_OBJ   := $(PUSH_SRC:ingest/%.c=$(BUILD)/ingest/%.o)
+AGENT_SRC  := $(wildcard ingest/agent*.c)
+AGENT_OBJ  := $(AGENT_SRC:ingest/%.c=$(BUILD)/ingest/%.o)
 
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -54,7 +56,7 @@ TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-PROGRAMS  := $(BIN)/cprof-query $(BIN)/cprof-worker $(BIN)/cprof-devbroker $(BIN)/cprof-push
+PROGRAMS  := $(BIN)/cprof-query $(BIN)/cprof-worker $(BIN)/cprof-devbroker $(BIN)/cprof-push $(BIN)/cprof-agent
 
 .PHONY: all deps check demo fuzz bench bench-ingest clean pkgcheck
 all: pkgcheck $(PROGRAMS) $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN)
@@ -114,6 +116,10 @@ $(BIN)/cprof-worker: $(WORKER_OBJ) $(LIBCPROF)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BIN)/cprof-push: $(PUSH_OBJ) $(LIBCPROF)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BIN)/cprof-agent: $(AGENT_OBJ) $(LIBCPROF)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 

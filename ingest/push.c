@@ -277,62 +277,10 @@ static int parse_options(int argc, char **argv, options *o)
 	return -1;
 }
 
-/* ------------------------------------------------------------------ Kafka configuration */
-
-static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-	(void)rk;
-	fprintf(stderr, PROG ": librdkafka %d %s: %s\n", level, fac, buf);
-}
-
-/* Client-level errors. A failed connection has already been logged (facility FAIL) by then. */
-static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-	(void)rk;
-	(void)opaque;
-	if (err != RD_KAFKA_RESP_ERR__TRANSPORT)
-		fprintf(stderr, PROG ": kafka: %s\n", reason);
-}
-
-/* cprof-push's settings, then every -X over them. Returns NULL after printing why (a usage
- * error: the property or its value is what librdkafka refused). */
+/* cprof-push's producer settings (cp_kafka_producer_conf), then every -X over them. */
 static rd_kafka_conf_t *build_conf(const options *o)
 {
-	char errstr[512], timeout[32];
-	snprintf(timeout, sizeof timeout, "%" PRId64, o->timeout_ns / 1000000);
-	const char *defaults[][2] = {
-		{"client.id", PROG},
-		{"enable.idempotence", "true"},
-		{"acks", "all"},
-		/* the partition of a key as the Java client (and most others) choose it */
-		{"partitioner", "murmur2_random"},
-		{"message.timeout.ms", timeout},
-		{"bootstrap.servers", o->brokers},
-	};
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_conf_set_log_cb(conf, on_log);
-	rd_kafka_conf_set_error_cb(conf, on_error);
-	for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
-		if (!defaults[i][1])
-			continue;
-		if (rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-			fprintf(stderr, PROG ": %s=%s: %s\n", defaults[i][0], defaults[i][1], errstr);
-			rd_kafka_conf_destroy(conf);
-			return NULL;
-		}
-	}
-	if (cp_kafka_conf_props(conf, o->props, o->nprops, errstr, sizeof errstr)) {
-		cp_log_usage("%s", errstr);
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
-	size_t n = 0; /* the size of the value with its NUL */
-	if (rd_kafka_conf_get(conf, "bootstrap.servers", NULL, &n) != RD_KAFKA_CONF_OK || n <= 1) {
-		cp_log_usage("%s", "no Kafka brokers: give -b BROKERS (or set CPROF_KAFKA_BROKERS)");
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
-	return conf;
+	return cp_kafka_producer_conf(PROG, o->brokers, o->timeout_ns / 1000000, o->props, o->nprops);
 }
 
 /* ------------------------------------------------------------------ preparing the messages */
@@ -484,16 +432,6 @@ static void free_item(item *it)
 		rd_kafka_headers_destroy(it->msg.headers);
 }
 
-static size_t max_message_bytes(const rd_kafka_conf_t *conf)
-{
-	char buf[32];
-	size_t n = sizeof buf;
-	size_t v = 0;
-	if (rd_kafka_conf_get(conf, "message.max.bytes", buf, &n) != RD_KAFKA_CONF_OK || cp_args_size(buf, &v))
-		return 0;
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	options o;
@@ -530,7 +468,7 @@ int main(int argc, char **argv)
 	}
 	snprintf(key, klen, "%s/%s", o.service, o.instance ? o.instance : "");
 
-	size_t max_message = max_message_bytes(conf), bad = 0;
+	size_t max_message = cp_kafka_conf_max_message(conf), bad = 0;
 	for (size_t i = 0; i < o.nfiles; i++) {
 		items[i].path = o.files[i];
 		items[i].msg.key = key;
