@@ -127,6 +127,12 @@ $(BIN)/cprof-devbroker: deploy/devbroker/cprof-devbroker.c $(LIBCPROF)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $< $(LIBCPROF) $(LDFLAGS) $(LDLIBS) -o $@
 
+# the agent's pure modules, unit tested without its main
+AGENT_UNIT_OBJ := $(BUILD)/ingest/agent_schedule.o $(BUILD)/ingest/agent_targets.o
+$(BUILD)/tests/test_agent: tests/unit/test_agent.c $(AGENT_UNIT_OBJ) $(LIBCPROF) $(GEN_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests -Iingest $(CFLAGS) -MMD -MP $< $(AGENT_UNIT_OBJ) $(LIBCPROF) $(LDFLAGS) $(LDLIBS) -o $@
+
 $(BUILD)/tests/%: tests/unit/%.c $(LIBCPROF) $(GEN_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -MMD -MP $< $(LIBCPROF) $(LDFLAGS) $(LDLIBS) -o $@

@@ -64,13 +64,17 @@ static int parse_one(const char *s, size_t n, agent_kind *k, char *err, size_t e
 		return -1;
 	}
 	if (seconds) {
-		long v;
-		if (cp_args_long(seconds, 1, MAX_SECONDS, &v)) {
-			snprintf(err, errlen, "%s: seconds '%s': a whole number of seconds from 1 to %d", item, seconds,
+		long v = 0;
+		int64_t ns = 0;
+		int bad = seconds[strspn(seconds, "0123456789")] == '\0' ? cp_args_long(seconds, 1, MAX_SECONDS, &v)
+			  : cp_time_parse_duration(seconds, &ns, why, sizeof why) || ns % NS_PER_S != 0 ||
+				    ns < NS_PER_S || ns > MAX_SECONDS * NS_PER_S;
+		if (bad) {
+			snprintf(err, errlen, "%s: length '%s': whole seconds from 1s to %ds, such as 10s", item, seconds,
 				 MAX_SECONDS);
 			return -1;
 		}
-		k->seconds = v;
+		k->seconds = v ? v : ns / NS_PER_S;
 	} else if (strcmp(item, "cpu") == 0) {
 		snprintf(err, errlen, "cpu:%s: a CPU profile needs its length, e.g. cpu:%s:10", every, every);
 		return -1;

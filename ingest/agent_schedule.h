@@ -31,8 +31,8 @@ typedef struct {
 #define AGENT_DEFAULT_KINDS "cpu:60s:10s,heap:60s,allocs:60s:10s,mutex:60s:10s,block:60s:10s,goroutine:60s"
 
 /* Parses a comma-separated list of KIND:EVERY[:SECONDS] (KIND: letters, digits, '_', '-', '.';
- * EVERY a duration > 0 such as 60s; SECONDS a whole number of seconds > 0, or absent for a
- * snapshot; "KIND:off" leaves the kind out). A kind given twice is refused; a cpu kind without
+ * EVERY a duration of at least 100ms such as 60s; SECONDS whole seconds, 10s or 10, or absent
+ * for a snapshot; "KIND:off" leaves the kind out). A kind given twice is refused; a cpu kind without
  * SECONDS is refused (a CPU profile needs a length). Returns the number of kinds (>= 1), or -1
  * with the reason in err. */
 int agent_kinds_parse(const char *spec, agent_kind kinds[AGENT_MAX_KINDS], char *err, size_t errlen);
