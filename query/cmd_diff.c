@@ -40,11 +40,16 @@ static const char diff_usage[] =
 	"bucket's total (0 where it is absent) is compared between the sides with Welch's t-test;\n"
 	"p is two-sided, q the Benjamini-Hochberg adjustment over all the functions compared, and a\n"
 	"change is significant when q < 0.05 (each side needs 2 buckets with profiles, else p is -).\n"
+	"Only functions whose mean share of the two sides is at least --test-share are tested (and\n"
+	"counted in q); the others are listed with p and q '-': hundreds of tiny functions that\n"
+	"could never be significant would otherwise dilute the q of those that can.\n"
 	"\n"
 	"options:\n"
 	"  --base SELECTOR, --target SELECTOR   the two sides (both required)\n"
 	"  --by flat|cum        compare flat (default) or cum values\n"
 	"  --bucket DURATION    the bucket of the significance test, a whole number of minutes\n"
+	"  --test-share F       the least mean share of a function tested (default 0.005, the\n"
+	"                       node fraction below which pprof hides a node; 0 tests all)\n"
 	"  -n N                 print the first N functions (default 20; 0 prints all)\n"
 	"  --format FORMAT      table (default), tsv, csv or json\n"
 	"  --help               this text\n"
@@ -67,6 +72,8 @@ typedef struct {
 	size_t ncopies;
 	const char *by;
 	long long bucket_seconds; /* 0: the read API's choice */
+	const char *test_share;   /* the least mean share of a function tested, as text */
+	double test_share_value;
 	cp_top_format format;
 	size_t limit;
 } diff_options;
@@ -111,14 +118,15 @@ static int apply_term(cp_selection_options *side, const char *flag, char *term)
 /* Returns -1 to go on, or the exit status to return. */
 static int parse_options(int argc, char **argv, diff_options *o)
 {
-	enum { OPT_BASE = 256, OPT_TARGET, OPT_BY, OPT_BUCKET, OPT_FORMAT, OPT_HELP };
+	enum { OPT_BASE = 256, OPT_TARGET, OPT_BY, OPT_BUCKET, OPT_TEST_SHARE, OPT_FORMAT, OPT_HELP };
 	static const struct option longopts[] = {
 		{"base", required_argument, NULL, OPT_BASE},	 {"target", required_argument, NULL, OPT_TARGET},
 		{"by", required_argument, NULL, OPT_BY},	 {"bucket", required_argument, NULL, OPT_BUCKET},
 		{"format", required_argument, NULL, OPT_FORMAT}, {"help", no_argument, NULL, OPT_HELP},
+		{"test-share", required_argument, NULL, OPT_TEST_SHARE},
 		CP_SELECTION_LONGOPTS,				 {NULL, 0, NULL, 0},
 	};
-	*o = (diff_options){.by = "flat", .limit = 20};
+	*o = (diff_options){.by = "flat", .limit = 20, .test_share = "0.005", .test_share_value = 0.005};
 	cp_selection_options_init(&o->side[0]);
 	cp_selection_options_init(&o->side[1]);
 	int c;
@@ -157,6 +165,15 @@ static int parse_options(int argc, char **argv, diff_options *o)
 			if (cp_selection_minutes_option("--bucket", optarg, &o->bucket_seconds))
 				return CP_EXIT_USAGE;
 			break;
+		case OPT_TEST_SHARE: {
+			char *end;
+			double v = strtod(optarg, &end);
+			if (end == optarg || *end || !(v >= 0 && v <= 1))
+				return cp_log_usage("--test-share wants a fraction from 0 to 1, not '%s'", optarg);
+			o->test_share = optarg;
+			o->test_share_value = v;
+			break;
+		}
 		case OPT_FORMAT:
 			if (cp_top_format_option(optarg, &o->format))
 				return CP_EXIT_USAGE;
@@ -330,8 +347,12 @@ static void print_table(const PGresult *r, int shown, const char *sample_type, c
 		       cp_units_label(t[s].total_abs, t[s].unit, "minimum", total, sizeof total),
 		       cp_units_label(t[s].nanos, "nanoseconds", "minimum", profiled, sizeof profiled));
 	}
-	printf("Significance: Welch's t-test on the shares per %lld-minute bucket; significant when the\n"
-	       "Benjamini-Hochberg q < 0.05\n", bucket / 60);
+	int tested = 0;
+	for (int i = 0; i < PQntuples(r); i++)
+		tested += !PQgetisnull(r, i, COL_P);
+	printf("Significance: Welch's t-test on the shares per %lld-minute bucket of the %d functions with\n"
+	       "a mean share of at least %.3g%%; significant when the Benjamini-Hochberg q < 0.05\n",
+	       bucket / 60, tested, o->test_share_value * 100);
 	if (shown < PQntuples(r))
 		printf("Showing the top %d changes out of %d\n", shown, PQntuples(r));
 	printf("%8s %8s %8s %11s %11s %8s %4s  %s\n", "base%", "target%", "change", "base/s", "target/s", "q", "sig",
@@ -380,12 +401,12 @@ int cp_cmd_diff(int argc, char **argv)
 	snprintf(bucket_text, sizeof bucket_text, "%lld seconds", bucket);
 	const char *params[] = {b->profile_type, sample_type,	 b->service,	range[0][0], range[0][1], b->env,
 				b->version,	 b->zone,	 b->labels_json, range[1][0], range[1][1], t->env,
-				t->version,	 t->zone,	 t->labels_json, o.by,	      bucket_text};
+				t->version,	 t->zone,	 t->labels_json, o.by,	      bucket_text, o.test_share};
 	r = PQexecParams(conn,
 			 "SELECT function_name, base, target, base_share, target_share, delta, base_rate, target_rate, "
 			 "p_value, q_value, significant, status FROM cprof.diff($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-			 "$10, $11, $12, $13, $14, $15, $16, $17::interval)",
-			 17, NULL, params, NULL, NULL, 0);
+			 "$10, $11, $12, $13, $14, $15, $16, $17::interval, $18::float8)",
+			 18, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		cp_selection_log_error(conn, r, "comparing");
 		goto out;

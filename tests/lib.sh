@@ -65,3 +65,24 @@ finish() {
 	[ "$fail" -eq 0 ]
 	exit
 }
+
+# go_tool_bin NAME DIR: prints the path of build/NAME, the Go program in DIR (relative to the
+# project's root), building it when needed.
+go_tool_bin() {
+	out="$CPROF_ROOT/build/$1"
+	(cd "$CPROF_ROOT/$2" && go build -o "$out" .) >&2 || return 1
+	echo "$out"
+}
+# The demo service (deploy/demo/shop) and the misbehaving pprof server (tests/pprofbad).
+shop_bin() { go_tool_bin shop deploy/demo/shop; }
+pprofbad_bin() { go_tool_bin pprofbad tests/pprofbad; }
+
+# wait_file FILE [SECONDS]: waits until FILE exists and is not empty (default 30 s); fails after.
+wait_file() {
+	_tries=$((${2:-30} * 10))
+	while [ "$_tries" -gt 0 ] && [ ! -s "$1" ]; do
+		sleep 0.1
+		_tries=$((_tries - 1))
+	done
+	[ -s "$1" ]
+}

@@ -11,7 +11,8 @@
 # version, zone, label (k=v), from and to (unix seconds; the minutes [from, to)).
 #
 #   -v mode=top    -v sel=S [-v by=flat|cum] [-v group=service|env|version|zone] [-v n=N]
-#   -v mode=diff   -v base=S -v target=S -v width=SECONDS [-v by=flat|cum] [-v n=N]
+#   -v mode=diff   -v base=S -v target=S -v width=SECONDS [-v by=flat|cum] [-v n=N] [-v test_share=F]
+#                  (functions below a mean share of test_share, default 0.005, are not tested)
 #   -v mode=series -v sel=S -v step=SECONDS -v fns="NAME NAME..."
 #   -v mode=norm   (reads diff TSV instead: p and q values below 1e-10 become "<1e-10", since
 #                   how far into the tail they are computed is not the point)
@@ -291,7 +292,8 @@ function do_diff(    r, s, side, b, nfn, fns, k, fn, all, nr, i, j, shown, m, or
 		RY[nr] = SUM["target", fn] / TOT["target"]
 		RK[nr] = RY[nr] - RX[nr]
 		RO[nr] = 0
-		RP[nr] = welch(fn)
+		# only functions with a mean share of at least test_share are tested (006_diff_filter)
+		RP[nr] = (RX[nr] + RY[nr]) / 2 >= (test_share == "" ? 0.005 : test_share) ? welch(fn) : -1
 	}
 	sort_rows(nr)
 	shown = n > 0 && n < nr ? n : nr

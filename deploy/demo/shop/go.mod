@@ -1,0 +1,3 @@
+module cprof.demo/shop
+
+go 1.19

@@ -1,0 +1,3 @@
+module cprof.test/pprofbad
+
+go 1.19
