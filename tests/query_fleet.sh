@@ -300,6 +300,17 @@ planted() { # LABEL FILE
 		bad "$1: legacy has not vanished: $(grep '^legacy' "$_f")"
 }
 planted "expected" "$work/d1"
+# Only the functions with a mean share of at least --test-share get a p and count in q
+# (006_diff_filter); the ledger applies the same rule. With 0.1 some are left out, with 0 none.
+for share in 0.1 0; do
+	want "$work/dts$share" diff "base=$base_prod" "target=$target_can" width=3600 n=0 test_share=$share
+	expect_diff "--test-share $share" "$work/dts$share" --service shop --since $S0 --until $S1 \
+		--base env=production --target env=canary --bucket 1h -n 0 --test-share $share
+done
+untested() { awk -F '\t' 'NR > 1 && $9 == "-"' "$1" | wc -l; }
+[ "$(untested "$work/dts0.1")" -gt "$(untested "$work/d1")" ] && [ "$(untested "$work/dts0")" = 0 ] &&
+	[ "$(field "$work/dts0.1" hot 11)" = yes ] && ok ||
+	bad "--test-share: untested at 0.1: $(untested "$work/dts0.1"), at 0.005: $(untested "$work/d1"), at 0: $(untested "$work/dts0")"
 planted "cprof-query" "$work/d1.got"
 # hot's sums by hand: production 100 + h%4, canary 300 + 2*(h%5) over h = 0..11.
 [ "$(field "$work/d1.got" hot 2) $(field "$work/d1.got" hot 3)" = "1218 3642" ] && ok ||
