@@ -7,6 +7,7 @@ PACKAGES="
 build-essential pkg-config make
 protobuf-c-compiler libprotobuf-c-dev
 zlib1g-dev libdeflate-dev librdkafka-dev libpq-dev libcurl4-openssl-dev libpcre2-dev libssl-dev
+curl
 clang libclang-rt-14-dev
 golang-go
 postgresql-15 postgresql-client-15
