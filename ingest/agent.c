@@ -423,9 +423,9 @@ static void schedule_first(agent *a, target_state *ts, int64_t now)
 							       a->o.jitter, uniform(a));
 }
 
-static void release(agent *a, target_state *ts)
+/* Drops one reference; a removed target goes with its last. */
+static void release(target_state *ts)
 {
-	(void)a;
 	if (--ts->refs == 0 && ts->removed) {
 		agent_target_free(&ts->t);
 		free(ts);
@@ -491,7 +491,7 @@ static int apply_targets(agent *a, agent_target_list *list, int64_t now, size_t 
 		if (old[j]) {
 			(*removed)++;
 			old[j]->removed = 1;
-			release(a, old[j]);
+			release(old[j]);
 		}
 	free(old);
 	free(list->items);
@@ -658,7 +658,7 @@ static void finish_scrape(agent *a, agent_scrape *s, CURLcode result, int64_t no
 		snprintf(ks->last_error, sizeof ks->last_error, "%s", why);
 		snprintf(ts->last_error, sizeof ts->last_error, "%s: %s", kind, why);
 	}
-	release(a, ts);
+	release(ts);
 }
 
 static void serve_curl(agent *a)
@@ -692,7 +692,7 @@ static long abandon_scrapes(agent *a)
 		target_state *ts = s->owner;
 		ts->kinds[s->kind].scraping = 0;
 		agent_scrape_free(s);
-		release(a, ts);
+		release(ts);
 		n++;
 	}
 	return n;
@@ -711,7 +711,7 @@ static void on_delivered(void *message_opaque, const char *error, void *ctx)
 		ts->delivered++;
 		a->delivered++;
 	}
-	release(a, ts);
+	release(ts);
 }
 
 /* ------------------------------------------------------------------ stats */
