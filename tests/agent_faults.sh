@@ -9,6 +9,8 @@
 #   good profile, byte for byte, from the one good target, which keeps its full rate.
 # - Amortization: 4 replicas of one deployment with --budget 1 are each scraped 1/4 as often as
 #   a deployment of one; with --budget 2, 1/2 as often; counted by the server over a known time.
+# - TLS: a self-signed https target is refused without its CA, scraped with --cacert (and the
+#   --header sent) or --insecure.
 # - SIGHUP: a new targets file takes effect (the rate follows the new replica count, removed
 #   targets are no longer scraped); a broken one is refused and the old targets stay.
 # - Command-line and targets-file errors exit 2 and say what and where.
@@ -23,9 +25,9 @@ if ! command -v go >/dev/null 2>&1; then
 	exit 77
 fi
 
-broker_pid= server_pid= agent_pid=
+broker_pid= server_pid= agent_pid= tls_pid=
 cleanup() {
-	for p in $agent_pid $server_pid $broker_pid; do
+	for p in $agent_pid $server_pid $tls_pid $broker_pid; do
 		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
 	done
 }
@@ -170,6 +172,28 @@ grep -q "reloaded $work/amort: 3 targets (0 new, 2 removed, 3 kept)" "$log" && o
 	bad "reload line: $(grep reload "$log")"
 for r in r1 r2; do expect_rate "/good/$r" 16 2; done
 [ "$(hits /good/r3)" = 0 ] && [ "$(hits /good/r4)" = 0 ] && ok || bad "removed targets still scraped"
+
+# ---- TLS and request headers: an https target with a self-signed certificate ----
+"$bad_server" -listen 127.0.0.1:0 -port-file "$work/tls.addr" -profile "$profile" -tls-cert "$work/tls.pem" \
+	2>"$work/tls.err" &
+tls_pid=$!
+wait_file "$work/tls.addr" && wait_file "$work/tls.pem" || { bad "pprofbad -tls-cert: $(cat "$work/tls.err")"; finish; }
+tls=https://$(cat "$work/tls.addr")
+once() { # NAME ARG...: cprof-agent --once on the https target; its log in $work/NAME.err
+	_name=$1
+	shift
+	"$agent" -b "$brokers" --once --stats-seconds 0 --profiles heap:1s --target "service=tls url=$tls/good" "$@" \
+		2>"$work/$_name.err"
+}
+once tls_unknown_ca
+[ $? = 1 ] && grep -q "SSL certificate problem" "$work/tls_unknown_ca.err" && ok ||
+	bad "an unknown CA is not refused: $(head -n 3 "$work/tls_unknown_ca.err")"
+once tls_cacert --cacert "$work/tls.pem" --header "X-Cprof-Test: ca" && ok ||
+	bad "--cacert: $(head -n 3 "$work/tls_cacert.err")"
+once tls_insecure --insecure && ok || bad "--insecure: $(head -n 3 "$work/tls_insecure.err")"
+curl -sk "$tls/stats" >"$work/tls.stats"
+grep -qx '/good heap 2' "$work/tls.stats" && grep -qx '/good header:ca 1' "$work/tls.stats" && ok ||
+	bad "the https target's counts (2 scrapes, 1 with the header): $(cat "$work/tls.stats")"
 
 # ---- wrong command lines and targets files: exit 2, what and where ----
 usage() { # WANT_TEXT ARG...

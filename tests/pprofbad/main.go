@@ -21,17 +21,29 @@
 // (the last path segment; "-" if empty or if the path has no /debug/pprof/, in which case the
 // prefix is the whole path). GET /stats lists "PREFIX KIND COUNT" lines, sorted, and
 // GET /stats?reset=1 also clears the counts.
+//
+// With -tls-cert FILE it serves HTTPS with a self-signed certificate for 127.0.0.1 made at start,
+// written to FILE as PEM (what a client's CA bundle then trusts), and also counts the requests
+// that carried the header X-Cprof-Test under the kind "header:VALUE".
 package main
 
 import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math/rand"
+	"math/big"
+	mathrand "math/rand"
 	"net"
 	"net/http"
 	"os"
@@ -58,19 +70,20 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
 	portFile := flag.String("port-file", "", "after listening, write the actual host:port to this file")
 	profilePath := flag.String("profile", "", "gzip'd pprof file served by the good modes (required)")
+	tlsCert := flag.String("tls-cert", "", "serve HTTPS with a self-signed certificate written to this PEM file")
 	flag.Parse()
 	if flag.NArg() != 0 || *profilePath == "" {
 		fmt.Fprintln(os.Stderr, "pprofbad: -profile FILE is required and no arguments are taken")
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*listen, *portFile, *profilePath); err != nil {
+	if err := run(*listen, *portFile, *profilePath, *tlsCert); err != nil {
 		fmt.Fprintln(os.Stderr, "pprofbad:", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, portFile, profilePath string) error {
+func run(listen, portFile, profilePath, tlsCert string) error {
 	profile, err := readProfile(profilePath)
 	if err != nil {
 		return err
@@ -81,6 +94,14 @@ func run(listen, portFile, profilePath string) error {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
+	}
+	if tlsCert != "" {
+		config, err := selfSigned(tlsCert)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, config)
 	}
 	addr := ln.Addr().String()
 	if portFile != "" {
@@ -159,7 +180,7 @@ func (t *targets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.serveStats(w, r.URL.Query().Get("reset") == "1")
 		return
 	}
-	t.count(path)
+	t.count(path, r.Header.Get("X-Cprof-Test"))
 	mode := strings.SplitN(strings.TrimPrefix(path, "/"), "/", 2)[0]
 	switch mode {
 	case "good":
@@ -179,7 +200,7 @@ func (t *targets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeBinary(w, t.profile[:len(t.profile)/2])
 	case "garbage":
 		garbage := make([]byte, garbageSize)
-		rand.New(rand.NewSource(garbageSeed)).Read(garbage)
+		mathrand.New(mathrand.NewSource(garbageSeed)).Read(garbage)
 		writeBinary(w, garbage)
 	case "empty":
 		writeBinary(w, nil)
@@ -190,8 +211,9 @@ func (t *targets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// count records one request for path (escaped, so the stats lines never contain spaces).
-func (t *targets) count(path string) {
+// count records one request for path (escaped, so the stats lines never contain spaces), and
+// once more under the kind "header:VALUE" when it carried X-Cprof-Test (spaces as '_').
+func (t *targets) count(path, header string) {
 	key := countKey{prefix: path, kind: "-"}
 	if i := strings.Index(path, pprofPathSep); i >= 0 {
 		key.prefix = path[:i]
@@ -201,6 +223,9 @@ func (t *targets) count(path string) {
 	}
 	t.mu.Lock()
 	t.counts[key]++
+	if header != "" {
+		t.counts[countKey{prefix: key.prefix, kind: "header:" + strings.ReplaceAll(header, " ", "_")}]++
+	}
 	t.mu.Unlock()
 }
 
@@ -292,4 +317,34 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// selfSigned makes a certificate for 127.0.0.1, valid for a day, writes it to certPath as PEM and
+// returns a server configuration that presents it.
+func selfSigned(certPath string) (*tls.Config, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	template := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "pprofbad"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if err := writeFileAtomic(certPath, string(certPEM)); err != nil {
+		return nil, err
+	}
+	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return &tls.Config{Certificates: []tls.Certificate{cert}}, nil
 }
