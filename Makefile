@@ -176,6 +176,11 @@ bench: deps
 bench-ingest: all
 	bench/ingest
 
+# bench/agent: what cprof-agent costs per profile, beside curl's bare fetch.
+.PHONY: bench-agent
+bench-agent: all
+	bench/agent
+
 # bench/history: the fleet-query benchmark (issue 4); bench/history/README.md.
 .PHONY: bench-history
 -include $(wildcard $(BUILD)/bench/history/*.d)
