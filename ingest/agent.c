@@ -432,35 +432,29 @@ static void release(target_state *ts)
 	}
 }
 
-static int add_state(agent *a, target_state *ts)
-{
-	if (a->ntargets == a->cap) {
-		size_t c = a->cap ? a->cap * 2 : 16;
-		target_state **t = realloc(a->targets, c * sizeof *t);
-		if (!t)
-			return -1;
-		a->targets = t;
-		a->cap = c;
-	}
-	a->targets[a->ntargets++] = ts;
-	return 0;
-}
-
-/* Takes list's targets: each one already known (same canonical line) keeps its schedule and
- * counts; new ones are scheduled from now; the ones gone are dropped (their scrapes and messages
+/* Takes list's targets: each one already known (the same service, env, version, instance and
+ * url) keeps its schedule and counts, and takes its new zone and labels; new ones are scheduled
+ * from now; the ones gone are dropped (their scrapes and messages
  * in flight finish first). The list is left empty. */
 static int apply_targets(agent *a, agent_target_list *list, int64_t now, size_t *added, size_t *removed)
 {
+	*added = *removed = 0;
+	/* room for every target first, so nothing can fail halfway through */
+	target_state **fresh = malloc((list->n ? list->n : 1) * sizeof *fresh);
+	if (!fresh) {
+		agent_targets_free(list);
+		return -1;
+	}
 	target_state **old = a->targets;
 	size_t nold = a->ntargets;
-	a->targets = NULL;
-	a->ntargets = a->cap = 0;
-	*added = *removed = 0;
+	a->targets = fresh;
+	a->ntargets = 0;
+	a->cap = list->n ? list->n : 1;
 	int status = 0;
 	for (size_t i = 0; i < list->n; i++) {
 		target_state *ts = NULL;
 		for (size_t j = 0; j < nold; j++)
-			if (old[j] && strcmp(old[j]->t.spec, list->items[i].spec) == 0) {
+			if (old[j] && strcmp(old[j]->t.identity, list->items[i].identity) == 0) {
 				ts = old[j];
 				old[j] = NULL;
 				agent_target_free(&ts->t);
@@ -478,12 +472,7 @@ static int apply_targets(agent *a, agent_target_list *list, int64_t now, size_t 
 			(*added)++;
 		}
 		ts->t = list->items[i];
-		if (add_state(a, ts)) {
-			agent_target_free(&ts->t);
-			free(ts);
-			status = -1;
-			continue;
-		}
+		a->targets[a->ntargets++] = ts;
 		if (is_new)
 			schedule_first(a, ts, now);
 	}
@@ -526,20 +515,18 @@ static void forget_scrape(agent *a, const agent_scrape *s)
 		}
 }
 
-static int start_scrape(agent *a, target_state *ts, size_t k)
+static int start_scrape(agent *a, target_state *ts, size_t k, char *why, size_t len)
 {
-	char path[128], err[256];
+	char path[128];
 	agent_kind_path(&a->o.kinds[k], path, sizeof path);
-	agent_scrape *s = agent_scrape_new(ts->t.url, path, a->o.kinds[k].seconds, &a->http, err, sizeof err);
-	if (!s) {
-		cp_log("%s/%s %s: %s", ts->t.service, ts->t.instance, a->o.kinds[k].name, err);
+	agent_scrape *s = agent_scrape_new(ts->t.url, path, a->o.kinds[k].seconds, &a->http, why, len);
+	if (!s)
 		return -1;
-	}
 	s->owner = ts;
 	s->kind = k;
 	CURLMcode mc = curl_multi_add_handle(a->multi, s->easy);
 	if (mc != CURLM_OK) {
-		cp_log("%s/%s %s: %s", ts->t.service, ts->t.instance, a->o.kinds[k].name, curl_multi_strerror(mc));
+		snprintf(why, len, "cannot start the request: %s", curl_multi_strerror(mc));
 		agent_scrape_free(s);
 		return -1;
 	}
@@ -549,16 +536,47 @@ static int start_scrape(agent *a, target_state *ts, size_t k)
 	return 0;
 }
 
+/* A kind of a target that is due. */
+typedef struct {
+	target_state *ts;
+	size_t kind;
+	int64_t due;
+} due_item;
+
+static int earlier(const void *x, const void *y)
+{
+	int64_t a = ((const due_item *)x)->due, b = ((const due_item *)y)->due;
+	return (a > b) - (a < b);
+}
+
+static void count_failure(agent *a, target_state *ts, size_t k, const char *why, int64_t now);
+
+/* Starts the scrapes that are due, the longest overdue first, while slots are free: a target
+ * slower than its period cannot keep the others from their turn. */
 static void start_due(agent *a, int64_t now)
 {
-	for (size_t i = 0; i < a->ntargets && a->nflying < a->o.max_concurrent; i++) {
-		target_state *ts = a->targets[i];
-		for (size_t k = 0; k < a->o.nkinds && a->nflying < a->o.max_concurrent; k++) {
-			kind_state *ks = &ts->kinds[k];
-			if (!ks->scraping && ks->due <= now && start_scrape(a, ts, k))
-				ks->due = now + a->o.retry_min_ns; /* could not even start: try again soon */
+	size_t n = 0;
+	for (size_t i = 0; i < a->ntargets; i++)
+		for (size_t k = 0; k < a->o.nkinds; k++)
+			n += !a->targets[i]->kinds[k].scraping && a->targets[i]->kinds[k].due <= now;
+	if (n == 0 || a->nflying >= a->o.max_concurrent)
+		return;
+	due_item *items = malloc(n * sizeof *items);
+	if (!items)
+		return; /* tried again on the next turn of the loop */
+	n = 0;
+	for (size_t i = 0; i < a->ntargets; i++)
+		for (size_t k = 0; k < a->o.nkinds; k++) {
+			kind_state *ks = &a->targets[i]->kinds[k];
+			if (!ks->scraping && ks->due <= now)
+				items[n++] = (due_item){a->targets[i], k, ks->due};
 		}
-	}
+	qsort(items, n, sizeof *items, earlier);
+	char why[300];
+	for (size_t i = 0; i < n && a->nflying < a->o.max_concurrent; i++)
+		if (start_scrape(a, items[i].ts, items[i].kind, why, sizeof why))
+			count_failure(a, items[i].ts, items[i].kind, why, now);
+	free(items);
 }
 
 static void save_copy(const agent *a, const char *id, const uint8_t *body, size_t len)
@@ -613,6 +631,37 @@ static int power_of_two(unsigned n)
 	return n && (n & (n - 1)) == 0;
 }
 
+/* A scrape of kind k of ts failed (or could not start) for the reason why: counted, logged at
+ * the 1st, 2nd, 4th, ... failure in a row or when the reason changes, and retried after the
+ * backoff (never under --once). */
+static void count_failure(agent *a, target_state *ts, size_t k, const char *why, int64_t now)
+{
+	kind_state *ks = &ts->kinds[k];
+	const char *kind = a->o.kinds[k].name;
+	char path[128];
+	agent_kind_path(&a->o.kinds[k], path, sizeof path);
+	ks->attempted = 1;
+	ks->failures++;
+	ts->failed++;
+	a->failed++;
+	int64_t wait = agent_backoff(a->o.retry_min_ns, replica_period(a, ts, k), ks->failures, a->o.jitter, uniform(a));
+	ks->due = a->o.once ? INT64_MAX : now + wait;
+	if (power_of_two(ks->failures) || strcmp(why, ks->last_error) != 0) {
+		char retry[48] = "";
+		if (!a->o.once) {
+			char d[24];
+			format_duration(wait, d, sizeof d);
+			snprintf(retry, sizeof retry, "; retry in %s", d);
+		}
+		char times[48] = "";
+		if (ks->failures > 1)
+			snprintf(times, sizeof times, " (%u failures in a row)", ks->failures);
+		cp_log("%s/%s %s %s%s: %s%s%s", ts->t.service, ts->t.instance, kind, ts->t.url, path, why, retry, times);
+	}
+	snprintf(ks->last_error, sizeof ks->last_error, "%s", why);
+	snprintf(ts->last_error, sizeof ts->last_error, "%s: %s", kind, why);
+}
+
 static void finish_scrape(agent *a, agent_scrape *s, CURLcode result, int64_t now)
 {
 	target_state *ts = s->owner;
@@ -638,25 +687,7 @@ static void finish_scrape(agent *a, agent_scrape *s, CURLcode result, int64_t no
 		a->ok++;
 		ks->due = a->o.once ? INT64_MAX : agent_next_due(ks->due, now, period, a->o.jitter, uniform(a));
 	} else {
-		ks->failures++;
-		ts->failed++;
-		a->failed++;
-		int64_t wait = agent_backoff(a->o.retry_min_ns, period, ks->failures, a->o.jitter, uniform(a));
-		ks->due = a->o.once ? INT64_MAX : now + wait;
-		if (power_of_two(ks->failures) || strcmp(why, ks->last_error) != 0) {
-			char retry[48] = "";
-			if (!a->o.once) {
-				char d[24];
-				format_duration(wait, d, sizeof d);
-				snprintf(retry, sizeof retry, "; retry in %s", d);
-			}
-			char times[48] = "";
-			if (ks->failures > 1)
-				snprintf(times, sizeof times, " (%u failures in a row)", ks->failures);
-			cp_log("%s/%s %s %s: %s%s%s", ts->t.service, ts->t.instance, kind, s->url, why, retry, times);
-		}
-		snprintf(ks->last_error, sizeof ks->last_error, "%s", why);
-		snprintf(ts->last_error, sizeof ts->last_error, "%s: %s", kind, why);
+		count_failure(a, ts, k, why, now);
 	}
 	release(ts);
 }
@@ -786,7 +817,12 @@ static int run(agent *a)
 {
 	int64_t stats_every = a->o.stats_seconds * NS_PER_S;
 	int64_t next_stats = mono_ns() + stats_every;
+	char fatal[512] = "";
 	while (!stop_signal) {
+		if (agent_publisher_fatal(a->pub, fatal, sizeof fatal)) {
+			cp_log("stopping: the Kafka producer failed for good: %s", fatal);
+			break;
+		}
 		if (reload_requested) {
 			reload_requested = 0;
 			reload(a);
@@ -802,7 +838,8 @@ static int run(agent *a)
 			log_stats(a);
 			next_stats = now + stats_every;
 		}
-		int64_t wait = next_due(a) - now;
+		/* with every slot taken, what is due waits for a scrape to end: curl's events wake the poll */
+		int64_t wait = a->nflying >= a->o.max_concurrent ? INT64_MAX : next_due(a) - now;
 		if (stats_every && next_stats - now < wait)
 			wait = next_stats - now;
 		long wait_ms = wait <= 0 ? 0 : wait / NS_PER_MS + 1;
@@ -814,18 +851,22 @@ static int run(agent *a)
 			wait_ms = MAX_WAIT_MS;
 		curl_multi_poll(a->multi, NULL, 0, (int)wait_ms, NULL);
 	}
-	if (stop_signal) {
-		long abandoned = abandon_scrapes(a);
+	long abandoned = 0;
+	if (stop_signal || fatal[0]) {
+		abandoned = abandon_scrapes(a);
 		cp_log("stopping on signal %d: %ld scrape%s in progress abandoned; waiting up to %llds for %ld profile%s in "
 		       "flight",
 		       (int)stop_signal, abandoned, abandoned == 1 ? "" : "s", (long long)(a->o.drain_timeout_ns / NS_PER_S),
 		       agent_publisher_in_flight(a->pub), agent_publisher_in_flight(a->pub) == 1 ? "" : "s");
 	}
-	agent_publisher_flush(a->pub, a->o.drain_timeout_ns / NS_PER_MS);
+	/* --once waits for its deliveries as long as Kafka may take; a stop, --drain-timeout */
+	agent_publisher_flush(a->pub, (a->o.once && !stop_signal ? a->o.delivery_timeout_ns : a->o.drain_timeout_ns) /
+					      NS_PER_MS);
 	log_stats(a);
-	if (a->lost)
+	if (a->lost || fatal[0])
 		return EXIT_FAIL;
-	return a->o.once && a->failed ? EXIT_FAIL : EXIT_OK;
+	/* --once fails when any scrape failed, was abandoned or never ran */
+	return a->o.once && (a->failed || abandoned || !all_done(a)) ? EXIT_FAIL : EXIT_OK;
 }
 
 static int setup_http(agent *a)

@@ -115,6 +115,11 @@ long agent_publisher_in_flight(const agent_publisher *p)
 	return p->in_flight;
 }
 
+int agent_publisher_fatal(agent_publisher *p, char *buf, size_t len)
+{
+	return rd_kafka_fatal_error(p->rk, buf, len) != RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 void agent_publisher_flush(agent_publisher *p, int64_t timeout_ms)
 {
 	rd_kafka_flush(p->rk, (int)(timeout_ms > INT32_MAX ? INT32_MAX : timeout_ms < 0 ? 0 : timeout_ms));

@@ -40,6 +40,10 @@ void agent_publisher_poll(agent_publisher *p);
 /* Messages produced and not yet reported. */
 long agent_publisher_in_flight(const agent_publisher *p);
 
+/* 1 with the reason in buf when the producer hit a fatal error (an idempotent producer's
+ * broken sequence, say): it publishes nothing more, and only a new producer can go on. */
+int agent_publisher_fatal(agent_publisher *p, char *buf, size_t len);
+
 /* Waits up to timeout_ms for every report; what is still in flight then is purged and reported
  * as not delivered. */
 void agent_publisher_flush(agent_publisher *p, int64_t timeout_ms);

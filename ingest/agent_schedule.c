@@ -9,6 +9,8 @@
 
 #define NS_PER_S INT64_C(1000000000)
 #define MAX_SECONDS 3600
+#define MAX_EVERY_NS (7 * 86400 * NS_PER_S)
+#define MAX_REPLICA_PERIOD_NS (INT64_C(3650) * 86400 * NS_PER_S) /* ten years: far from overflow */
 
 static int kind_char(char c)
 {
@@ -59,8 +61,8 @@ static int parse_one(const char *s, size_t n, agent_kind *k, char *err, size_t e
 		snprintf(err, errlen, "%s: period '%s': %s", item, every, why);
 		return -1;
 	}
-	if (k->every_ns < NS_PER_S / 10) {
-		snprintf(err, errlen, "%s: period '%s': at least 100ms, such as 60s", item, every);
+	if (k->every_ns < NS_PER_S / 10 || k->every_ns > MAX_EVERY_NS) {
+		snprintf(err, errlen, "%s: period '%s': from 100ms to 7d, such as 60s", item, every);
 		return -1;
 	}
 	if (seconds) {
@@ -125,11 +127,18 @@ void agent_kind_path(const agent_kind *kind, char *buf, size_t len)
 		snprintf(buf, len, "/debug/pprof/%s", endpoint);
 }
 
+/* a + b, or INT64_MAX where that would overflow (both are non-negative here) */
+static int64_t add_saturating(int64_t a, int64_t b)
+{
+	return b > INT64_MAX - a ? INT64_MAX : a + b;
+}
+
 int64_t agent_replica_period(int64_t every_ns, size_t replicas, size_t budget)
 {
 	if (budget == 0 || replicas <= budget)
 		return every_ns;
-	return (int64_t)((double)every_ns * (double)replicas / (double)budget);
+	double period = (double)every_ns * (double)replicas / (double)budget;
+	return period >= (double)MAX_REPLICA_PERIOD_NS ? MAX_REPLICA_PERIOD_NS : (int64_t)period;
 }
 
 int64_t agent_first_due(int64_t start, int64_t period, size_t replica, size_t replicas, double jitter, double u)
@@ -137,12 +146,12 @@ int64_t agent_first_due(int64_t start, int64_t period, size_t replica, size_t re
 	if (replicas == 0)
 		replicas = 1;
 	double slot = (double)period / (double)replicas;
-	return start + (int64_t)(slot * ((double)replica + jitter * u));
+	return add_saturating(start, (int64_t)(slot * ((double)replica + jitter * u)));
 }
 
 int64_t agent_next_due(int64_t last_due, int64_t now, int64_t period, double jitter, double u)
 {
-	int64_t next = last_due + (int64_t)((double)period * (1.0 + jitter * (2.0 * u - 1.0)));
+	int64_t next = add_saturating(last_due, (int64_t)((double)period * (1.0 + jitter * (2.0 * u - 1.0))));
 	return next < now ? now : next;
 }
 
@@ -151,7 +160,6 @@ int64_t agent_backoff(int64_t min_ns, int64_t max_ns, unsigned failures, double 
 	double wait = (double)min_ns;
 	for (unsigned i = 1; i < failures && wait < (double)max_ns; i++)
 		wait *= 2;
-	if (wait > (double)max_ns)
-		wait = (double)max_ns;
-	return (int64_t)(wait * (1.0 + jitter * (2.0 * u - 1.0)));
+	wait *= 1.0 + jitter * (2.0 * u - 1.0);
+	return wait > (double)max_ns ? max_ns : (int64_t)wait;
 }

@@ -31,7 +31,7 @@ typedef struct {
 #define AGENT_DEFAULT_KINDS "cpu:60s:10s,heap:60s,allocs:60s:10s,mutex:60s:10s,block:60s:10s,goroutine:60s"
 
 /* Parses a comma-separated list of KIND:EVERY[:SECONDS] (KIND: letters, digits, '_', '-', '.';
- * EVERY a duration of at least 100ms such as 60s; SECONDS whole seconds, 10s or 10, or absent
+ * EVERY a duration from 100ms to 7d such as 60s; SECONDS whole seconds, 10s or 10, or absent
  * for a snapshot; "KIND:off" leaves the kind out). A kind given twice is refused; a cpu kind without
  * SECONDS is refused (a CPU profile needs a length). Returns the number of kinds (>= 1), or -1
  * with the reason in err. */
@@ -41,7 +41,7 @@ int agent_kinds_parse(const char *spec, agent_kind kinds[AGENT_MAX_KINDS], char 
  * "/debug/pprof/KIND", with "?seconds=N" when seconds > 0. */
 void agent_kind_path(const agent_kind *kind, char *buf, size_t len);
 
-/* The period of one replica: every x replicas / budget, at least every. */
+/* The period of one replica: every x replicas / budget, at least every (and at most ten years). */
 int64_t agent_replica_period(int64_t every_ns, size_t replicas, size_t budget);
 
 /* The first scrape of replica `replica` of `replicas`: the replicas' first scrapes are spread
@@ -54,7 +54,7 @@ int64_t agent_first_due(int64_t start, int64_t period, size_t replica, size_t re
 int64_t agent_next_due(int64_t last_due, int64_t now, int64_t period, double jitter, double u);
 
 /* The wait before retrying after the failures-th failure in a row (failures >= 1): min_ns,
- * doubled per failure, at most max_ns, +/- jitter. */
+ * doubled per failure, +/- jitter, at most max_ns. */
 int64_t agent_backoff(int64_t min_ns, int64_t max_ns, unsigned failures, double jitter, double u);
 
 #endif

@@ -26,7 +26,8 @@ static void fail(char *err, size_t errlen, const char *fmt, ...)
 
 void agent_target_free(agent_target *t)
 {
-	char **fields[] = {&t->service, &t->version, &t->env, &t->zone, &t->instance, &t->url, &t->spec, &t->origin};
+	char **fields[] = {&t->service, &t->version, &t->env, &t->zone, &t->instance, &t->url, &t->spec, &t->identity,
+			   &t->origin};
 	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
 		free(*fields[i]);
 	for (size_t i = 0; i < t->nlabels; i++) {
@@ -212,6 +213,11 @@ int agent_target_parse(const char *line, const char *origin, agent_target *out, 
 	}
 	if (!(t.spec = canonical(&t)))
 		goto oom;
+	size_t n = strlen(t.service) + strlen(t.env) + strlen(t.version) + strlen(t.instance) + strlen(t.url) + 5;
+	if (!(t.identity = malloc(n)))
+		goto oom;
+	/* the fields cannot hold control characters (validated above), so \x1f separates them */
+	snprintf(t.identity, n, "%s\x1f%s\x1f%s\x1f%s\x1f%s", t.service, t.env, t.version, t.instance, t.url);
 	*out = t;
 	return 0;
 oom:

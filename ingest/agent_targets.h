@@ -26,7 +26,9 @@ typedef struct {
 	char *url;                 /* without a trailing '/' */
 	cp_envelope_label *labels; /* keys and values owned */
 	size_t nlabels;
-	char *spec;   /* the canonical form (fields in a fixed order, labels sorted): its identity */
+	char *spec;     /* the canonical form (fields in a fixed order, labels sorted) */
+	char *identity; /* service, env, version, instance and url: what a reload matches on (a
+			   target whose zone or labels change is the same target) */
 	char *origin; /* where it was given: "FILE:LINE" or "--target" */
 	size_t replicas, replica; /* its deployment's size and its place in it (0-based) */
 } agent_target;

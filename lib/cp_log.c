@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static const char *program = "cprof";
 
@@ -11,11 +12,20 @@ void cp_log_init(const char *name)
 	program = name;
 }
 
+/* One line, written with one call: lines that threads (librdkafka's log callback) write at the
+ * same time do not interleave. Longer lines than the buffer are cut, marked with "...". */
 static void vline(const char *fmt, va_list ap)
 {
-	fprintf(stderr, "%s: ", program);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	char line[8192];
+	int n = snprintf(line, sizeof line, "%s: ", program);
+	int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+	if (len > sizeof line - 2) {
+		len = sizeof line - 2;
+		memcpy(line + len - 3, "...", 3);
+	}
+	line[len++] = '\n';
+	fwrite(line, 1, len, stderr);
 }
 
 void cp_log(const char *fmt, ...)
@@ -34,6 +44,7 @@ int cp_log_usage(const char *fmt, ...)
 	vline(fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "(see '%s --help')\n", program);
+	fflush(stderr);
 	return 2;
 }
 

@@ -9,6 +9,8 @@
 #   good profile, byte for byte, from the one good target, which keeps its full rate.
 # - Amortization: 4 replicas of one deployment with --budget 1 are each scraped 1/4 as often as
 #   a deployment of one; with --budget 2, 1/2 as often; counted by the server over a known time.
+# - One slot (--max-concurrent 1) and two targets slower than their period: they take turns;
+#   --once stopped mid-scrape exits 1.
 # - TLS: a self-signed https target is refused without its CA, scraped with --cacert (and the
 #   --header sent) or --insecure.
 # - SIGHUP: a new targets file takes effect (the rate follows the new replica count, removed
@@ -172,6 +174,25 @@ grep -q "reloaded $work/amort: 3 targets (0 new, 2 removed, 3 kept)" "$log" && o
 	bad "reload line: $(grep reload "$log")"
 for r in r1 r2; do expect_rate "/good/$r" 16 2; done
 [ "$(hits /good/r3)" = 0 ] && [ "$(hits /good/r4)" = 0 ] && ok || bad "removed targets still scraped"
+
+# ---- one slot, two targets slower than their period: they take turns (the longest overdue first;
+# a target due again at once must not keep the slot) ----
+server_stats "?reset=1" >/dev/null
+run_agent turns 9 --max-concurrent 1 --profiles heap:1s:2 --stats-seconds 0 \
+	--target "service=first url=$base/good/first" --target "service=second url=$base/good/second" && ok ||
+	bad "one-slot run"
+[ "$(hits /good/first)" -ge 2 ] && [ "$(hits /good/second)" -ge 2 ] && ok ||
+	bad "with one slot: first scraped $(hits /good/first) times, second $(hits /good/second) in 9 s of 2 s scrapes"
+# --once stopped before it is done fails: a scrape abandoned is not a success
+"$agent" -b "$brokers" --once --profiles heap:1s --timeout 30s --stats-seconds 0 --target "service=hangs url=$base/slow" \
+	2>"$work/once_stopped.err" &
+agent_pid=$!
+sleep 1.5
+kill -TERM "$agent_pid"
+wait "$agent_pid"
+[ $? = 1 ] && grep -q '1 scrape in progress abandoned' "$work/once_stopped.err" && ok ||
+	bad "--once stopped mid-scrape: $(tail -n 2 "$work/once_stopped.err")"
+agent_pid=
 
 # ---- TLS and request headers: an https target with a self-signed certificate ----
 "$bad_server" -listen 127.0.0.1:0 -port-file "$work/tls.addr" -profile "$profile" -tls-cert "$work/tls.pem" \

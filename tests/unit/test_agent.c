@@ -65,7 +65,8 @@ static void kinds_errors(void)
 		{"heap:60s,", "expected KIND:EVERY[:SECONDS]"},
 		{"heap:60s,heap:30s", "heap: given twice"},
 		{"heap:often", "heap: period 'often'"},
-		{"heap:10ms", "at least 100ms"},
+		{"heap:10ms", "from 100ms to 7d"},
+		{"heap:100000d", "from 100ms to 7d"},
 		{"mutex:60s:0", "whole seconds from 1s"},
 		{"mutex:60s:1.5", "whole seconds from 1s"},
 		{"mutex:60s:99999", "whole seconds from 1s"},
@@ -91,6 +92,10 @@ static void replica_period(void)
 	CHECK(agent_replica_period(60 * S, 4, 2) == 120 * S);
 	CHECK(agent_replica_period(60 * S, 3, 5) == 60 * S); /* never more often than the period */
 	CHECK(agent_replica_period(60 * S, 5, 2) == 150 * S);
+	/* a huge fleet on a week's period stays far from overflow, and so do the times after it */
+	int64_t huge = agent_replica_period(7 * 86400 * S, 1000000000, 1);
+	CHECK(huge > 0 && huge < INT64_MAX / 4);
+	CHECK(agent_next_due(INT64_MAX - S, 0, huge, 0.1, 0.9) == INT64_MAX);
 }
 
 static void first_due_staggered(void)
@@ -134,6 +139,7 @@ static void backoff_doubles_to_cap(void)
 	CHECK(agent_backoff(S, 60 * S, 4000000000u, 0, 0.3) == 60 * S);
 	int64_t j = agent_backoff(S, 60 * S, 3, 0.1, 0.999999);
 	CHECK(j > 4 * S && j <= 4 * S + 4 * S / 10);
+	CHECK(agent_backoff(S, 60 * S, 9, 0.1, 0.999999) == 60 * S); /* the jitter stays under the cap */
 }
 
 static void target_fields(void)
@@ -153,6 +159,8 @@ static void target_fields(void)
 	CHECK(t.nlabels == 2 && strcmp(t.labels[0].key, "az") == 0 && strcmp(t.labels[1].value, "payments") == 0);
 	CHECK(strcmp(t.spec, "service=checkout env=production version=1.4.2 zone=eu-west-1a instance=10.0.0.7:6060 "
 			     "url=http://10.0.0.7:6060 label.az=b label.team=payments") == 0);
+	/* the identity a reload matches on leaves out the zone and the labels */
+	CHECK(strcmp(t.identity, "checkout\x1fproduction\x1f" "1.4.2\x1f" "10.0.0.7:6060\x1fhttp://10.0.0.7:6060") == 0);
 	agent_target_free(&t);
 
 	r = agent_target_parse("url=https://user:pw@host.example/admin service=s", "t:2", &t, err, sizeof err);
