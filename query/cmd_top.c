@@ -14,7 +14,7 @@
 #include "commands.h"
 #include "cp_flat.h"
 #include "cp_pprof.h"
-#include "cp_profile_files.h"
+#include "files.h"
 #include "top.h"
 #include "top_db.h"
 #include "cp_args.h"
@@ -86,7 +86,6 @@ static int parse_options(int argc, char **argv, top_options *o)
 		return CP_EXIT_FAILURE;
 	}
 	int file_mode = 0, c;
-	size_t n;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":n:", longopts, NULL)) != -1) {
 		int taken = cp_selection_option(&o->sel, c, optarg);
@@ -100,9 +99,8 @@ static int parse_options(int argc, char **argv, top_options *o)
 			file_mode = 1;
 			break;
 		case OPT_SAMPLE_INDEX:
-			if (cp_args_size(optarg, &n) || n > INT32_MAX)
-				return cp_log_usage("--sample-index wants a number >= 0, not '%s'", optarg);
-			o->sample_index = (long)n;
+			if (cp_files_sample_index_option(optarg, &o->sample_index))
+				return CP_EXIT_USAGE;
 			break;
 		case OPT_BY:
 			if (cp_top_parse_order(optarg, &o->order))
@@ -142,79 +140,13 @@ static int parse_options(int argc, char **argv, top_options *o)
 	for (int i = optind; i < argc; i++)
 		o->files[o->nfiles++] = argv[i];
 	o->sample_type = o->sel.sel.sample_type;
-	if (file_mode && (o->sel.given || o->group_by))
-		return cp_log_usage("%s", "--file reads files; the selection options (--service, --since, ...) query stored data: give one or the other");
-	if (!file_mode && o->nfiles)
-		return cp_log_usage("unexpected argument '%s' (profiles are given with --file)", o->files[0]);
-	if (o->sample_index >= 0 && (o->sample_type || !file_mode))
-		return cp_log_usage("%s", file_mode ? "give --sample-index or --sample-type, not both"
-						    : "--sample-index is for files; stored data is selected with --sample-type");
+	int status = cp_files_check_mode(file_mode, o->files, o->nfiles, o->sel.given, o->group_by, o->sample_index,
+					 o->sel.sel.sample_type);
+	if (status >= 0)
+		return status;
 	if (!file_mode && cp_selection_options_finish(&o->sel))
 		return CP_EXIT_USAGE;
 	return -1;
-}
-
-/* pprof's SampleIndexByName: by position, by type name (also without an "inuse_" prefix), or
- * the default_sample_type, else the last type. Returns -1 after printing an error. */
-static long resolve_sample_index(const cp_flat *flat, const top_options *o)
-{
-	size_t n = cp_flat_ntypes(flat);
-	if (o->sample_index >= 0) {
-		if ((size_t)o->sample_index >= n) {
-			fprintf(stderr, "cprof-query top: sample index %ld is outside the range [0..%zu]\n",
-				o->sample_index, n - 1);
-			return -1;
-		}
-		return o->sample_index;
-	}
-	const char *want = o->sample_type;
-	size_t want_len = want ? strlen(want) : 0;
-	if (!want) {
-		cp_pstr d = cp_flat_default_type(flat);
-		want = d.ptr;
-		want_len = d.len;
-	}
-	if (want_len) {
-		const char *no_inuse = want;
-		size_t no_inuse_len = want_len;
-		if (want_len > 6 && memcmp(want, "inuse_", 6) == 0) {
-			no_inuse += 6;
-			no_inuse_len -= 6;
-		}
-		for (size_t t = 0; t < n; t++) {
-			cp_pstr ty = cp_flat_type(flat, t);
-			if ((ty.len == want_len && memcmp(ty.ptr, want, want_len) == 0) ||
-			    (ty.len == no_inuse_len && memcmp(ty.ptr, no_inuse, no_inuse_len) == 0))
-				return (long)t;
-		}
-		if (o->sample_type) {
-			fprintf(stderr, "cprof-query top: sample type '%s' not found; the profiles have:", want);
-			for (size_t t = 0; t < n; t++)
-				fprintf(stderr, " %.*s", (int)cp_flat_type(flat, t).len, cp_flat_type(flat, t).ptr);
-			fputc('\n', stderr);
-			return -1;
-		}
-	}
-	return (long)n - 1;
-}
-
-static int add_to_flat(const cp_pprof *profile, const char *path, void *flat, char *err, size_t errlen)
-{
-	(void)path;
-	return cp_flat_add(flat, profile, err, errlen);
-}
-
-/* Decodes every file (on all cores) and adds them in order; the first failure is reported with
- * its file name. */
-static int flatten_files(cp_flat *flat, const top_options *o)
-{
-	char err[640];
-	if (cp_profile_files_each((const char *const *)o->files, o->nfiles, o->max_size, 0, add_to_flat, flat, err,
-				  sizeof err)) {
-		fprintf(stderr, "cprof-query top: %s\n", err);
-		return -1;
-	}
-	return 0;
 }
 
 int cp_cmd_top(int argc, char **argv)
@@ -240,9 +172,9 @@ int cp_cmd_top(int argc, char **argv)
 		fputs("cprof-query top: out of memory\n", stderr);
 		goto out;
 	}
-	if (flatten_files(flat, &o))
+	if (cp_files_flatten(flat, o.files, o.nfiles, o.max_size))
 		goto out;
-	long t = resolve_sample_index(flat, &o);
+	long t = cp_files_sample_index(flat, o.sample_index, o.sample_type);
 	if (t < 0)
 		goto out;
 

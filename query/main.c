@@ -14,6 +14,7 @@ static const struct {
 	{"top", cp_cmd_top, "functions ranked by flat or cum time/bytes/count"},
 	{"diff", cp_cmd_diff, "what changed between two selections, with significance"},
 	{"series", cp_cmd_series, "a function's flat and cum over time, per step"},
+	{"flame", cp_cmd_flame, "a flame graph: folded stacks (flamegraph.pl, speedscope) or Grafana's frame"},
 	{"ls", cp_cmd_ls, "what is stored: services, versions, envs, zones, instances, types, labels, functions"},
 };
 
