@@ -16,6 +16,7 @@
 #include "cp_pprof.h"
 #include "files.h"
 #include "flame.h"
+#include "flame_svg.h"
 #include "selection.h"
 
 static const char flame_usage[] =
@@ -35,6 +36,8 @@ static const char flame_usage[] =
 	"                       frame: TSV 'level value self label', one row per node in\n"
 	"                       depth-first pre-order under a root 'total' at level 0 (value is\n"
 	"                       inclusive, self exclusive): the data frame of Grafana's flame graph\n"
+	"                       svg: a self-contained SVG flame graph (root at the bottom; hover a\n"
+	"                       box for its name, value and share; one colour per package)\n"
 	"  --max-size BYTES     refuse profiles larger than this after decompression\n"
 	"  --help               this text\n"
 	"\n"
@@ -46,7 +49,7 @@ typedef struct {
 	size_t nfiles;
 	cp_selection_options sel;
 	long sample_index;
-	int frame;
+	const char *format; /* folded, frame or svg */
 	size_t max_size;
 } flame_options;
 
@@ -60,7 +63,7 @@ static int parse_options(int argc, char **argv, flame_options *o)
 		{"help", no_argument, NULL, OPT_HELP},		 CP_SELECTION_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
-	*o = (flame_options){.sample_index = -1, .max_size = CP_PPROF_DEFAULT_MAX_DECOMPRESSED};
+	*o = (flame_options){.sample_index = -1, .format = "folded", .max_size = CP_PPROF_DEFAULT_MAX_DECOMPRESSED};
 	cp_selection_options_init(&o->sel);
 	o->files = calloc((size_t)argc + 1, sizeof *o->files);
 	if (!o->files) {
@@ -85,9 +88,9 @@ static int parse_options(int argc, char **argv, flame_options *o)
 				return CP_EXIT_USAGE;
 			break;
 		case OPT_FORMAT:
-			if (strcmp(optarg, "folded") && strcmp(optarg, "frame"))
-				return cp_log_usage("--format wants folded or frame, not '%s'", optarg);
-			o->frame = strcmp(optarg, "frame") == 0;
+			if (strcmp(optarg, "folded") && strcmp(optarg, "frame") && strcmp(optarg, "svg"))
+				return cp_log_usage("--format wants folded, frame or svg, not '%s'", optarg);
+			o->format = optarg;
 			break;
 		case OPT_MAX_SIZE:
 			if (cp_args_size(optarg, &o->max_size) || o->max_size == 0)
@@ -113,7 +116,13 @@ static int parse_options(int argc, char **argv, flame_options *o)
 	return -1;
 }
 
-static int flame_of_files(cp_flame *f, const flame_options *o)
+/* The graph's heading and its values' unit, for the SVG. */
+typedef struct {
+	char title[512];
+	char unit[64];
+} flame_meta;
+
+static int flame_of_files(cp_flame *f, const flame_options *o, flame_meta *meta)
 {
 	int status = -1;
 	cp_flat *flat = cp_flat_new(CP_FLAT_STACKS);
@@ -125,15 +134,22 @@ static int flame_of_files(cp_flame *f, const flame_options *o)
 		long t = cp_files_sample_index(flat, o->sample_index, o->sel.sel.sample_type);
 		if (t >= 0 && (status = cp_flame_from_flat(f, flat, (size_t)t)) != 0)
 			cp_log("out of memory");
+		if (t >= 0) {
+			cp_pstr type = cp_flat_type(flat, (size_t)t), unit = cp_flat_unit(flat, (size_t)t);
+			snprintf(meta->title, sizeof meta->title, "%.*s of %s%s (%zu profile%s)", (int)type.len, type.ptr,
+				 o->files[0], o->nfiles > 1 ? " and others" : "", cp_flat_nprofiles(flat),
+				 cp_flat_nprofiles(flat) == 1 ? "" : "s");
+			snprintf(meta->unit, sizeof meta->unit, "%.*s", (int)unit.len, unit.ptr);
+		}
 	}
 	cp_flat_destroy(flat);
 	return status;
 }
 
-static int flame_of_store(cp_flame *f, const cp_selection *sel)
+static int flame_of_store(cp_flame *f, const cp_selection *sel, flame_meta *meta)
 {
 	int status = -1;
-	PGresult *types = NULL, *r = NULL;
+	PGresult *types = NULL, *r = NULL, *totals = NULL;
 	PGconn *conn = cp_selection_connect(sel);
 	if (!conn)
 		goto out;
@@ -148,6 +164,16 @@ static int flame_of_store(cp_flame *f, const cp_selection *sel)
 		cp_selection_log_empty(sel, "");
 		goto out;
 	}
+	totals = cp_selection_query(conn, "SELECT coalesce(sample_unit, ''), profiles FROM cprof.totals($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+				    sel, sample_type, NULL, 0, "reading the totals");
+	if (!totals)
+		goto out;
+	char from[64], to[64];
+	cp_selection_range_text(sel, from, to);
+	snprintf(meta->title, sizeof meta->title, "%s of %s%s%s, %s to %s (%s profiles)", sample_type,
+		 sel->service ? sel->service : "the fleet", sel->env ? " in " : "", sel->env ? sel->env : "", from, to,
+		 PQntuples(totals) ? PQgetvalue(totals, 0, 1) : "0");
+	snprintf(meta->unit, sizeof meta->unit, "%s", PQntuples(totals) ? PQgetvalue(totals, 0, 0) : "");
 	for (int i = 0; i < PQntuples(r); i++)
 		if (cp_flame_add(f, atoi(PQgetvalue(r, i, 0)), strtoll(PQgetvalue(r, i, 1), NULL, 10),
 				 strtoll(PQgetvalue(r, i, 2), NULL, 10), PQgetvalue(r, i, 3), (size_t)PQgetlength(r, i, 3))) {
@@ -156,6 +182,7 @@ static int flame_of_store(cp_flame *f, const cp_selection *sel)
 		}
 	status = 0;
 out:
+	PQclear(totals);
 	PQclear(r);
 	PQclear(types);
 	PQfinish(conn);
@@ -169,10 +196,13 @@ int cp_cmd_flame(int argc, char **argv)
 	int status = parse_options(argc, argv, &o);
 	if (status < 0) {
 		cp_flame f = {NULL, 0, 0};
+		flame_meta meta = {"", ""};
 		status = CP_EXIT_FAILURE;
-		if ((o.nfiles ? flame_of_files(&f, &o) : flame_of_store(&f, &o.sel.sel)) == 0) {
-			if (o.frame)
+		if ((o.nfiles ? flame_of_files(&f, &o, &meta) : flame_of_store(&f, &o.sel.sel, &meta)) == 0) {
+			if (strcmp(o.format, "frame") == 0)
 				cp_flame_print_frame(stdout, &f);
+			else if (strcmp(o.format, "svg") == 0)
+				cp_flame_print_svg(stdout, &f, meta.title, meta.unit);
 			else
 				cp_flame_print_folded(stdout, &f);
 			if (!cp_log_results_written())

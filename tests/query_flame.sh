@@ -10,7 +10,8 @@
 # Grafana's flame graph panel needs: one root "total" at level 0 first, depth-first pre-order
 # (each level at most one deeper than the row before), value >= self, every value the sum of its
 # self and its children's values, the root's value the selection's total; cprof.flame_folded
-# equals the command's output; the read-only role gets the same; an empty selection and bad
+# equals the command's output; the SVG (--format svg) is the same drawing from both, with a box
+# per node wide enough, the root at 100% and one colour per package; the read-only role gets the same; an empty selection and bad
 # options fail clearly.
 set -u
 . "$CPROF_ROOT/tests/lib.sh"
@@ -94,6 +95,20 @@ check() {
 	want=$(awk -F "$tab" '{ s += $2 } END { printf "%.0f", s }' "$work/top")
 	[ "$root" = "$want" ] && ok || bad "$name: the root's value $root is not the total of the flat values $want"
 
+	# the SVG: the same drawing from stored data and from the files (the title aside); a box for
+	# every node at least 0.1 px wide; the root at 100%; one colour per package
+	# shellcheck disable=SC2086
+	"$q" flame --pg "$db" $sel --format svg | sed 6d >"$work/db.svg"
+	"$q" flame --sample-type "$st" --file "$@" --format svg | sed 6d >"$work/file.svg"
+	[ -s "$work/db.svg" ] && cmp -s "$work/db.svg" "$work/file.svg" && ok || bad "$name: the SVGs differ"
+	boxes=$(grep -c '^<g class="f">' "$work/db.svg")
+	want_boxes=$(awk -F "$tab" 'NR == 2 { t = $2 } NR > 1 && $2 > 0 && $2 / t * 1180 >= 0.1 { n++ } END { print n + 0 }' "$work/db.frame")
+	[ "$boxes" -gt 1 ] && [ "$boxes" = "$want_boxes" ] && ok || bad "$name: $boxes boxes in the SVG, $want_boxes nodes wide enough"
+	grep -q '^<g class="f"><title>total (.*, 100.00%)</title>' "$work/db.svg" && tail -n 1 "$work/db.svg" | grep -qx '</svg>' && ok ||
+		bad "$name: no root box at 100%, or the SVG is not closed"
+	fills=$(grep '^<g class="f"><title>main\.' "$work/db.svg" | sed 's/.*fill="\([^"]*\)".*/\1/' | sort -u | wc -l)
+	[ "$fills" -le 1 ] && ok || bad "$name: the main package's boxes have $fills colours"
+
 	# the SQL of Grafana and psql: cprof.flame_folded is the same
 	envarg=NULL
 	[ "$env" != - ] && envarg="'$env'"
@@ -126,7 +141,7 @@ expect_fail() { # STATUS TEXT ARG...
 		bad "flame $*: exit $st (want $want), $(head -n 2 "$work/err") (want '$text')"
 }
 expect_fail 1 "no cpu profiles" --pg "$db" --service shop --since 10m
-expect_fail 2 "--format wants folded or frame" --file "$fx/cpu.pb.gz" --format svgz
+expect_fail 2 "--format wants folded, frame or svg" --file "$fx/cpu.pb.gz" --format svgz
 expect_fail 2 "give one or the other" --file "$fx/cpu.pb.gz" --service shop
 expect_fail 1 "sample type 'nope' not found" --file "$fx/cpu.pb.gz" --sample-type nope
 printf 'not a profile' >"$work/bad.pb"
