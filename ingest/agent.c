@@ -389,11 +389,6 @@ static int parse_options(int argc, char **argv, options *o)
 	o->nkinds = (size_t)n;
 	if (!o->targets_file && o->nspecs == 0)
 		return cp_log_usage("%s", "no targets: give --targets FILE or --target SPEC");
-	if (!o->brokers) {
-		const char *env = getenv("CPROF_KAFKA_BROKERS");
-		if (env && *env)
-			o->brokers = env;
-	}
 	if (o->save_dir && mkdir(o->save_dir, 0777) != 0 && errno != EEXIST) {
 		cp_log("--save-dir %s: %s", o->save_dir, strerror(errno));
 		return EXIT_FAIL;
@@ -676,16 +671,16 @@ static void finish_scrape(agent *a, agent_scrape *s, CURLcode result, int64_t no
 		cp_pprof_free(p);
 	}
 	ks->scraping = 0;
-	ks->attempted = 1;
-	int64_t period = replica_period(a, ts, k);
 	if (good) {
+		ks->attempted = 1;
 		if (ks->failures)
 			cp_log("%s/%s %s: ok again after %u failed scrape%s", ts->t.service, ts->t.instance, kind, ks->failures,
 			       ks->failures == 1 ? "" : "s");
 		ks->failures = 0;
 		ts->ok++;
 		a->ok++;
-		ks->due = a->o.once ? INT64_MAX : agent_next_due(ks->due, now, period, a->o.jitter, uniform(a));
+		ks->due = a->o.once ? INT64_MAX
+				    : agent_next_due(ks->due, now, replica_period(a, ts, k), a->o.jitter, uniform(a));
 	} else {
 		count_failure(a, ts, k, why, now);
 	}

@@ -74,24 +74,23 @@ int agent_publish(agent_publisher *p, const cp_envelope *e, void *message_opaque
 	size_t len;
 	if (cp_envelope_encode(&with_id, NULL, &value, &len, err, errlen))
 		return -1;
-	size_t klen = strlen(e->service) + 1 + strlen(e->instance ? e->instance : "") + 1;
-	char *key = malloc(klen);
+	char *key = cp_envelope_key(e->service, e->instance);
 	if (!key) {
 		free(value);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	snprintf(key, klen, "%s/%s", e->service, e->instance ? e->instance : "");
+	size_t klen = strlen(key);
 	if (p->max_message && len + klen > p->max_message) {
 		snprintf(err, errlen,
 			 "the message would be %zu bytes, more than message.max.bytes=%zu (raise it with -X "
 			 "message.max.bytes=..., within the topic's max.message.bytes)",
-			 len + klen - 1, p->max_message);
+			 len + klen, p->max_message);
 		free(key);
 		free(value);
 		return -1;
 	}
-	int r = rd_kafka_produce(p->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_FREE, value, len, key, klen - 1,
+	int r = rd_kafka_produce(p->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_FREE, value, len, key, klen,
 				 message_opaque);
 	free(key); /* librdkafka copies keys */
 	if (r != 0) {

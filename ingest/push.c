@@ -262,11 +262,6 @@ static int parse_options(int argc, char **argv, options *o)
 	}
 	for (int i = optind; i < argc; i++)
 		o->files[o->nfiles++] = argv[i];
-	if (!o->brokers) {
-		const char *env = getenv("CPROF_KAFKA_BROKERS");
-		if (env && *env)
-			o->brokers = env;
-	}
 	if (!o->service || !*o->service)
 		return cp_log_usage("%s", "--service NAME is required");
 	if (o->nfiles == 0)
@@ -458,15 +453,13 @@ int main(int argc, char **argv)
 	}
 
 	status = EXIT_FAIL;
-	size_t klen = strlen(o.service) + 1 + (o.instance ? strlen(o.instance) : 0) + 1;
-	char *key = malloc(klen);
+	char *key = cp_envelope_key(o.service, o.instance);
 	item *items = calloc(o.nfiles, sizeof *items);
 	if (!key || !items) {
 		fputs(PROG ": out of memory\n", stderr);
 		rd_kafka_conf_destroy(conf);
 		goto out;
 	}
-	snprintf(key, klen, "%s/%s", o.service, o.instance ? o.instance : "");
 
 	size_t max_message = cp_kafka_conf_max_message(conf), bad = 0;
 	for (size_t i = 0; i < o.nfiles; i++) {

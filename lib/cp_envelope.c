@@ -768,3 +768,14 @@ const char *cp_envelope_guess_type(const cp_pprof *p)
 		return "threadcreate";
 	return "unknown";
 }
+
+char *cp_envelope_key(const char *service, const char *instance)
+{
+	if (!instance)
+		instance = "";
+	size_t n = strlen(service) + 1 + strlen(instance) + 1;
+	char *key = malloc(n);
+	if (key)
+		snprintf(key, n, "%s/%s", service, instance);
+	return key;
+}

@@ -117,6 +117,11 @@ int cp_envelope_read_message(const cp_envelope_header *headers, size_t nheaders,
 			     size_t value_len, const cp_envelope_limits *limits, cp_envelope *out,
 			     cp_envelope_form *form, char *err, size_t errlen);
 
+/* The Kafka key of an upload, "SERVICE/INSTANCE" (instance NULL counts as ""): one instance
+ * stays in one partition, in order, and load spreads. Returns a malloc'd string the caller
+ * frees, or NULL out of memory. */
+char *cp_envelope_key(const char *service, const char *instance);
+
 /* Releases what a decoded or header-built envelope owns and clears it. Safe on a zeroed
  * envelope and twice. */
 void cp_envelope_free(cp_envelope *e);

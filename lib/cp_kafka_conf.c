@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cp_args.h"
 #include "cp_log.h"
@@ -44,6 +45,10 @@ rd_kafka_conf_t *cp_kafka_producer_conf(const char *client_id, const char *broke
 {
 	char errstr[512], timeout[32];
 	snprintf(timeout, sizeof timeout, "%" PRId64, message_timeout_ms);
+	if (!brokers || !*brokers) {
+		const char *env = getenv("CPROF_KAFKA_BROKERS");
+		brokers = env && *env ? env : NULL;
+	}
 	const char *defaults[][2] = {
 		{"client.id", client_id},
 		{"enable.idempotence", "true"},

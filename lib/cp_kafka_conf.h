@@ -15,7 +15,7 @@ int cp_kafka_conf_props(rd_kafka_conf_t *conf, const char *const *props, size_t 
 /* A producer configuration for publishing profiles: client.id, an idempotent producer
  * (enable.idempotence=true, acks=all), the partitioner of the Java client (murmur2_random: the
  * partition of a service/instance key is the one other clients choose), message.timeout.ms,
- * bootstrap.servers (brokers may be NULL), librdkafka's logs and client errors through cp_log,
+ * bootstrap.servers (brokers; NULL or "": $CPROF_KAFKA_BROKERS, when set), librdkafka's logs and client errors through cp_log,
  * then every -X over them. Returns NULL after logging why: a property or value librdkafka refused
  * (a usage error), or no bootstrap servers at all. The caller owns the result. */
 rd_kafka_conf_t *cp_kafka_producer_conf(const char *client_id, const char *brokers, int64_t message_timeout_ms,
