@@ -154,7 +154,25 @@ FUZZ_SECONDS ?= 300
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined all
+	@$(MAKE) --no-print-directory browser
 	@tests/check
+
+# The browser tests' page (tests/browser, README there): its npm packages as package-lock.json pins
+# them, then the page built by Vite into tests/browser/dist. Needs Node.js >= 20.19 with npm.
+BROWSER     := tests/browser
+BROWSER_SRC := $(BROWSER)/index.html $(BROWSER)/vite.config.js $(wildcard $(BROWSER)/src/*.jsx $(BROWSER)/src/*/*.js)
+.PHONY: browser
+browser: $(BROWSER)/dist/index.html
+
+$(BROWSER)/node_modules/.stamp: $(BROWSER)/package-lock.json $(BROWSER)/package.json
+	@v=$$(node -p 'process.versions.node.split(".").map(Number).reduce((a, b) => a * 1000 + b)' 2>/dev/null); \
+	  command -v npm >/dev/null && [ "$${v:-0}" -ge 20019000 ] || \
+	  { echo "the browser tests need Node.js >= 20.19 with npm: install them (e.g. from nodejs.org)" >&2; exit 1; }
+	cd $(BROWSER) && npm ci --no-audit --no-fund
+	@touch $@
+
+$(BROWSER)/dist/index.html: $(BROWSER)/node_modules/.stamp $(BROWSER_SRC)
+	cd $(BROWSER) && npm run --silent build
 
 demo: deps
 	@$(MAKE) --no-print-directory all

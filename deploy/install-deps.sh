@@ -11,6 +11,7 @@ curl
 clang libclang-rt-14-dev
 golang-go
 postgresql-15 postgresql-client-15
+chromium
 "
 
 missing=""
