@@ -133,6 +133,11 @@ $(BUILD)/tests/test_agent: tests/unit/test_agent.c $(AGENT_UNIT_OBJ) $(LIBCPROF)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests -Iingest $(CFLAGS) -MMD -MP $< $(AGENT_UNIT_OBJ) $(LIBCPROF) $(LDFLAGS) $(LDLIBS) -o $@
 
+# the pprof writer of cprof-query export, unit tested without the command
+$(BUILD)/tests/test_pprof_tree: tests/unit/test_pprof_tree.c $(BUILD)/query/pprof_tree.o $(LIBCPROF) $(GEN_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests -Iquery $(CFLAGS) -MMD -MP $< $(BUILD)/query/pprof_tree.o $(LIBCPROF) $(LDFLAGS) $(LDLIBS) -o $@
+
 $(BUILD)/tests/%: tests/unit/%.c $(LIBCPROF) $(GEN_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -MMD -MP $< $(LIBCPROF) $(LDFLAGS) $(LDLIBS) -o $@

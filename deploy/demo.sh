@@ -171,5 +171,8 @@ $out/agent.log) and the worker. To look further, in this shell:
   bin/cprof-query series --service checkout --function main.applyDiscounts --since 10m --step 1m
   bin/cprof-query top --service checkout --env canary --type heap --since 10m
   bin/cprof-query ls instances; psql -c 'SELECT * FROM cprof.profiles LIMIT 5'
+  bin/cprof-query flame --service checkout --env canary --since 10m --svg >canary.svg   # a browser opens it
+  bin/cprof-query export --service checkout --env canary --since 10m -o canary.pb.gz && go tool pprof -top canary.pb.gz
+Grafana: deploy/grafana/README.md provisions the dashboards on this database.
 To stop everything: deploy/demo.sh stop
 EOF

@@ -38,6 +38,7 @@ static const char flame_usage[] =
 	"                       inclusive, self exclusive): the data frame of Grafana's flame graph\n"
 	"                       svg: a self-contained SVG flame graph (root at the bottom; hover a\n"
 	"                       box for its name, value and share; one colour per package)\n"
+	"  --svg                the same as --format svg\n"
 	"  --max-size BYTES     refuse profiles larger than this after decompression\n"
 	"  --help               this text\n"
 	"\n"
@@ -56,10 +57,11 @@ typedef struct {
 /* Returns -1 to go on, or the exit status to return. */
 static int parse_options(int argc, char **argv, flame_options *o)
 {
-	enum { OPT_FILE = 256, OPT_SAMPLE_INDEX, OPT_FORMAT, OPT_MAX_SIZE, OPT_HELP };
+	enum { OPT_FILE = 256, OPT_SAMPLE_INDEX, OPT_FORMAT, OPT_SVG, OPT_MAX_SIZE, OPT_HELP };
 	static const struct option longopts[] = {
 		{"file", required_argument, NULL, OPT_FILE},	 {"sample-index", required_argument, NULL, OPT_SAMPLE_INDEX},
-		{"format", required_argument, NULL, OPT_FORMAT}, {"max-size", required_argument, NULL, OPT_MAX_SIZE},
+		{"format", required_argument, NULL, OPT_FORMAT}, {"svg", no_argument, NULL, OPT_SVG},
+		{"max-size", required_argument, NULL, OPT_MAX_SIZE},
 		{"help", no_argument, NULL, OPT_HELP},		 CP_SELECTION_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -91,6 +93,9 @@ static int parse_options(int argc, char **argv, flame_options *o)
 			if (strcmp(optarg, "folded") && strcmp(optarg, "frame") && strcmp(optarg, "svg"))
 				return cp_log_usage("--format wants folded, frame or svg, not '%s'", optarg);
 			o->format = optarg;
+			break;
+		case OPT_SVG:
+			o->format = "svg";
 			break;
 		case OPT_MAX_SIZE:
 			if (cp_args_size(optarg, &o->max_size) || o->max_size == 0)

@@ -12,5 +12,6 @@ int cp_cmd_ls(int argc, char **argv);
 int cp_cmd_diff(int argc, char **argv);
 int cp_cmd_series(int argc, char **argv);
 int cp_cmd_flame(int argc, char **argv);
+int cp_cmd_export(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ static const struct {
 	{"diff", cp_cmd_diff, "what changed between two selections, with significance"},
 	{"series", cp_cmd_series, "a function's flat and cum over time, per step"},
 	{"flame", cp_cmd_flame, "a flame graph: folded stacks (flamegraph.pl, speedscope) or Grafana's frame"},
+	{"export", cp_cmd_export, "one merged pprof profile (gzip) of a selection, for go tool pprof"},
 	{"ls", cp_cmd_ls, "what is stored: services, versions, envs, zones, instances, types, labels, functions"},
 };
 

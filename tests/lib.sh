@@ -86,3 +86,30 @@ wait_file() {
 	done
 	[ -s "$1" ]
 }
+
+# shop_fixtures_stored DB: real Go profiles (tests/gofixtures, written to $CPROF_WORK/fx)
+# stored in the migrated database DB as service shop, one a minute from t0 (two hours ago at
+# :50, so across an hour boundary): production gets cpu, cpu2, cpu, heap, mutex and goroutine,
+# canary cpu2 twice; then rolled up, so reads come from minute and hour tiers. Sets fixtures (the
+# gofixtures binary), fx (the files' folder), t0, since and until (a range holding them all).
+# Counts a failure with bad for each step that fails; returns non-zero when the files are missing.
+shop_fixtures_stored() {
+	_db=$1
+	fixtures=$(gofixtures_bin) || { bad "building tests/gofixtures"; return 1; }
+	fx=$CPROF_WORK/fx
+	"$fixtures" write "$fx" >/dev/null 2>&1 || { bad "gofixtures write"; return 1; }
+	t0=$(( ($(date +%s) / 3600 - 2) * 3600 - 600 ))
+	since=$(date -u -d "@$((t0 - 60))" +%Y-%m-%dT%H:%M:%SZ)
+	until=$(date -u -d "@$((t0 + 1800))" +%Y-%m-%dT%H:%M:%SZ)
+	for _env_files in "production cpu cpu2 cpu heap mutex goroutine" "canary cpu2 cpu2"; do
+		set -- $_env_files
+		_env=$1
+		shift
+		_files=
+		for _f in "$@"; do _files="$_files $fx/$_f.pb.gz"; done
+		# shellcheck disable=SC2086 # a list of files
+		"$CPROF_BIN/cprof-worker" load --pg "$_db" --service shop --env "$_env" --time "$t0""000000000" --every 1m \
+			$_files >/dev/null 2>"$CPROF_WORK/load.err" || bad "load $_env: $(cat "$CPROF_WORK/load.err")"
+	done
+	"$CPROF_BIN/cprof-worker" maintain --pg "$_db" >/dev/null 2>&1 || bad "maintain"
+}

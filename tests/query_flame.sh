@@ -27,23 +27,7 @@ pg_start "$work/pg" 0 || { bad "PostgreSQL did not start"; finish; }
 db=$PG_CONNINFO
 sql() { pg_psql "$work/pg" -F "$tab" -c "$1"; }
 "$CPROF_BIN/cprof-worker" migrate --pg "$db" >/dev/null || bad "migrate"
-fixtures=$(gofixtures_bin) || { bad "building tests/gofixtures"; finish; }
-"$fixtures" write "$work/fx" >/dev/null 2>&1 || { bad "gofixtures write"; finish; }
-fx=$work/fx
-
-# Two hours ago at :50, one profile a minute for 20 minutes: across an hour boundary.
-t0=$(( ($(date +%s) / 3600 - 2) * 3600 - 600 ))
-since=$(date -u -d "@$((t0 - 60))" +%Y-%m-%dT%H:%M:%SZ)
-until=$(date -u -d "@$((t0 + 1800))" +%Y-%m-%dT%H:%M:%SZ)
-load() { # ENV FILE...: the files at t0, t0 + 1m, ...
-	env=$1
-	shift
-	"$CPROF_BIN/cprof-worker" load --pg "$db" --service shop --env "$env" --time "$t0""000000000" --every 1m "$@" \
-		>/dev/null 2>"$work/load.err" || bad "load $env: $(cat "$work/load.err")"
-}
-load production "$fx/cpu.pb.gz" "$fx/cpu2.pb.gz" "$fx/cpu.pb.gz" "$fx/heap.pb.gz" "$fx/mutex.pb.gz" "$fx/goroutine.pb.gz"
-load canary "$fx/cpu2.pb.gz" "$fx/cpu2.pb.gz"
-"$CPROF_BIN/cprof-worker" maintain --pg "$db" >/dev/null 2>&1 || bad "maintain"
+shop_fixtures_stored "$db" || finish
 [ "$(sql "SELECT count(*) FROM cprof.stack_hours_packed")" -gt 0 ] && ok || bad "no hour rows: the tiers are not exercised"
 
 # check NAME TYPE SAMPLE_TYPE ENV FILE...: stored (shop, ENV or all envs when "-") against FILE...
@@ -130,6 +114,11 @@ sql "CREATE ROLE flame_reader LOGIN IN ROLE cprof_reader" >/dev/null
 "$q" flame --pg "$db" --service shop --since "$since" --until "$until" --format frame >"$work/owner.frame" 2>&1
 [ -s "$work/owner.frame" ] && cmp -s "$work/reader.frame" "$work/owner.frame" && ok ||
 	bad "the reader role: $(head -c 300 "$work/reader.frame")"
+
+# --svg is --format svg
+"$q" flame --svg --file "$fx/cpu.pb.gz" >"$work/short.svg" 2>&1
+"$q" flame --format svg --file "$fx/cpu.pb.gz" >"$work/long.svg" 2>&1
+grep -q '^<svg ' "$work/short.svg" && cmp -s "$work/short.svg" "$work/long.svg" && ok || bad "--svg differs from --format svg"
 
 # failures: nothing on stdout, a clear message, the exit status
 expect_fail() { # STATUS TEXT ARG...
