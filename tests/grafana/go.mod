@@ -1,0 +1,3 @@
+module cprof.test/grafana
+
+go 1.19
