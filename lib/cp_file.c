@@ -1,4 +1,4 @@
-/* cp_file: whole-file reads with a size cap; see cp_file.h. */
+/* cp_file: whole-file reads with a size cap, whole-or-nothing writes; see cp_file.h. */
 #include "cp_file.h"
 
 #include <errno.h>
@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int cp_file_read(const char *path, size_t cap, uint8_t **data, size_t *len, char *err, size_t errlen)
 {
@@ -70,4 +71,33 @@ out:
 	free(buf);
 	fclose(f);
 	return rc;
+}
+
+int cp_file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen)
+{
+	size_t n = strlen(path) + 32;
+	char *tmp = malloc(n);
+	if (!tmp) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+	FILE *f = fopen(tmp, "wb");
+	if (!f) {
+		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	int bad = fwrite(data, 1, len, f) != len;
+	bad |= fflush(f) != 0;
+	bad |= fsync(fileno(f)) != 0;
+	bad |= fclose(f) != 0;
+	if (bad || rename(tmp, path) != 0) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	free(tmp);
+	return 0;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "cp_file.h"
 #include "cp_log.h"
 #include "pprof_tree.h"
 #include "selection.h"
@@ -213,40 +214,22 @@ static int set_comment(cp_pprof_tree *t, const cp_selection *sel)
 	return cp_pprof_tree_set_comment(t, comment);
 }
 
-/* Writes the bytes to path through a temporary file renamed over it, or to standard output.
- * Returns 0, or -1 after logging why. */
+/* Writes the bytes to path whole or not at all, or to standard output (path NULL). Returns 0,
+ * or -1 after logging why. */
 static int write_output(const char *path, const uint8_t *data, size_t len)
 {
-	if (!path) {
-		if (fwrite(data, 1, len, stdout) != len || fflush(stdout)) {
-			cp_log("writing standard output: %s", strerror(errno));
-			return -1;
-		}
-		return 0;
-	}
-	size_t tmp_len = strlen(path) + 16;
-	char *tmp = malloc(tmp_len);
-	if (!tmp) {
-		cp_log("out of memory");
+	char err[512];
+	if (path) {
+		if (cp_file_write_atomic(path, data, len, err, sizeof err) == 0)
+			return 0;
+		cp_log("%s", err);
 		return -1;
 	}
-	snprintf(tmp, tmp_len, "%s.tmp%ld", path, (long)getpid());
-	FILE *f = fopen(tmp, "wb");
-	int status = -1;
-	if (!f)
-		cp_log("%s: %s", tmp, strerror(errno));
-	else if (fwrite(data, 1, len, f) != len || fflush(f) || fsync(fileno(f)))
-		cp_log("writing %s: %s", tmp, strerror(errno));
-	else if (fclose(f) != 0 || (f = NULL, rename(tmp, path) != 0))
-		cp_log("%s: %s", path, strerror(errno));
-	else
-		status = 0;
-	if (f)
-		fclose(f);
-	if (status)
-		unlink(tmp);
-	free(tmp);
-	return status;
+	if (fwrite(data, 1, len, stdout) != len || fflush(stdout)) {
+		cp_log("writing standard output: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static int export_selection(const cp_selection *sel, const char *output)

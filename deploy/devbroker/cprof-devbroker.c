@@ -24,6 +24,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include "cp_args.h"
+#include "cp_file.h"
 #include "cp_kafka_conf.h"
 #include "cp_log.h"
 
@@ -321,34 +322,21 @@ static int unblock_signals(void)
 
 /* ------------------------------------------------------------------ bootstrap file */
 
-/* Writes "SERVERS\n" to path via a temporary file in the same folder and rename(2). */
+/* Writes "SERVERS\n" to path whole or not at all (cp_file_write_atomic). */
 static int write_bootstrap_file(const char *path, const char *servers)
 {
-	size_t n = strlen(path) + 32;
-	char *tmp = malloc(n);
-	if (!tmp) {
+	size_t len = strlen(servers) + 1;
+	char *line = malloc(len + 1), err[512];
+	if (!line) {
 		cp_log("out of memory");
 		return -1;
 	}
-	snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-	FILE *f = fopen(tmp, "w");
-	if (!f) {
-		cp_log("cannot create %s: %s", tmp, strerror(errno));
-		free(tmp);
-		return -1;
-	}
-	int bad = fprintf(f, "%s\n", servers) < 0;
-	bad |= fflush(f) != 0;
-	bad |= fsync(fileno(f)) != 0;
-	bad |= fclose(f) != 0;
-	if (bad || rename(tmp, path) != 0) {
-		cp_log("cannot write %s: %s", path, strerror(errno));
-		unlink(tmp);
-		free(tmp);
-		return -1;
-	}
-	free(tmp);
-	return 0;
+	snprintf(line, len + 1, "%s\n", servers);
+	int status = cp_file_write_atomic(path, line, len, err, sizeof err);
+	if (status)
+		cp_log("%s", err);
+	free(line);
+	return status;
 }
 
 /* ------------------------------------------------------------------ control FIFO */
